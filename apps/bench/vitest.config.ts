@@ -1,0 +1,6 @@
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  resolve: { conditions: ["@peftjs/source"] },
+  test: { name: "@peftjs/bench", include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+});

@@ -1,0 +1,6 @@
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  resolve: { conditions: ["@peftjs/source"] },
+  test: { name: "@peftjs/lora", include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+});

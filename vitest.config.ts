@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: { conditions: ["@peftjs/source"] },
+  test: {
+    projects: ["packages/*", "apps/*"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
