@@ -1,5 +1,5 @@
 // @peftjs/core — the public surface. Sections are filled as the pieces land.
-export { tf } from "./tf.js";
+export { tf, tfjsVersions } from "./tf.js";
 export type { Tensor, Variable, Rank, DataType } from "./tf.js";
 export { setSeed, random, nextSeed } from "./random.js";
 export { Module, ModuleList, StateDictError } from "./nn/module.js";

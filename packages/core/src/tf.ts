@@ -5,10 +5,21 @@
  * them against the same (peer) tfjs-core, so importing it here makes `tf.grads` work on every backend.
  * The cpu backend is always registered so that something runs everywhere; faster backends are added by
  * `selectBackend()`.
+ *
+ * The imports are named and used (not bare `import "…"`): tfjs-backend-cpu's package.json declares
+ * its Node bundle free of side effects, so bundlers (esbuild, webpack) would drop a bare import and
+ * with it the cpu backend and its kernels.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-layers";
-import "@tensorflow/tfjs-backend-cpu";
+import { version_layers } from "@tensorflow/tfjs-layers";
+import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
+
+/** Versions of the tfjs pieces loaded with the engine (also keeps their registrations in bundles). */
+export const tfjsVersions: Readonly<Record<string, string>> = Object.freeze({
+  core: tf.version_core,
+  layers: version_layers,
+  cpu: version_cpu,
+});
 
 export { tf };
 export type { Tensor, Variable, Rank, DataType } from "@tensorflow/tfjs-core";
