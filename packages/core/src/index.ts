@@ -21,3 +21,30 @@ export type { LinearLike, LinearOptions } from "./nn/layers.js";
 export type { LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike } from "./model.js";
 export { isTunerLayer } from "./method.js";
 export type { Method, AdapterSpec, BasePeftConfig, TargetSelection, TunerLayer, InjectResult, SpecificationVersion } from "./method.js";
+// File I/O: safetensors (in memory and on disk) and atomic writes.
+export {
+  SafetensorsError,
+  parseSafetensors,
+  serializeSafetensors,
+  safetensorsStream,
+  MAX_HEADER_BYTES,
+} from "./io/safetensors.js";
+export type {
+  SafetensorsDtype,
+  SafetensorsWriteDtype,
+  SafetensorsTensorInfo,
+  SafetensorsHeader,
+  SafetensorsContents,
+  SafetensorsInput,
+  ReadSafetensorsOptions,
+  SerializeSafetensorsOptions,
+} from "./io/safetensors.js";
+export { readSafetensors, readSafetensorsHeader, saveSafetensors } from "./io/safetensors-file.js";
+export { writeFileAtomic, writeDirAtomic } from "./io/atomic.js";
+export type { FileContent, WriteDirOptions } from "./io/atomic.js";
+export {
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+  float32ToBFloat16Bits,
+  bfloat16BitsToFloat32,
+} from "./io/half.js";
