@@ -1,0 +1,143 @@
+/** Inline SVG charts for report.html: grouped horizontal bars (with optional p10–p90 whiskers) and a labelled scatter. No dependency. */
+
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+export const PALETTE = ["#3b6fd4", "#e0892b", "#3a9e6e", "#b5475a", "#7c5cc4", "#8a8a8a"];
+
+export interface BarSeries {
+  name: string;
+  /** One value per category; null = no bar. */
+  values: (number | null)[];
+  /** Optional [low, high] per category, drawn as a whisker. */
+  ranges?: ([number, number] | null)[];
+}
+
+export interface BarChartSpec {
+  title: string;
+  unit: string;
+  categories: string[];
+  series: BarSeries[];
+  format: (v: number) => string;
+}
+
+const FONT = 'font-family="system-ui, sans-serif" font-size="12"';
+
+export function barChart(spec: BarChartSpec): string {
+  const labelW = 150;
+  const plotW = 420;
+  const valueW = 90;
+  const barH = 14;
+  const groupGap = 10;
+  const top = 30;
+  const legendH = spec.series.length > 1 ? 20 : 0;
+  const groupH = spec.series.length * barH + groupGap;
+  const height = top + legendH + spec.categories.length * groupH + 10;
+  const width = labelW + plotW + valueW;
+  const all = spec.series.flatMap((s) => [...s.values, ...(s.ranges ?? []).map((r) => (r === null ? null : r[1]))]).filter((v): v is number => v !== null && Number.isFinite(v));
+  const max = all.length === 0 ? 1 : Math.max(...all) || 1;
+  const x = (v: number): number => labelW + (Math.max(0, v) / max) * plotW;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(spec.title)}">`,
+    `<text x="0" y="16" ${FONT} font-weight="bold">${escapeXml(spec.title)} (${escapeXml(spec.unit)})</text>`,
+  ];
+  if (legendH > 0) {
+    let lx = labelW;
+    spec.series.forEach((s, i) => {
+      parts.push(`<rect x="${lx}" y="${top - 2}" width="10" height="10" fill="${PALETTE[i % PALETTE.length]}"/>`);
+      parts.push(`<text x="${lx + 14}" y="${top + 7}" ${FONT}>${escapeXml(s.name)}</text>`);
+      lx += 20 + s.name.length * 7;
+    });
+  }
+  spec.categories.forEach((cat, c) => {
+    const gy = top + legendH + c * groupH;
+    parts.push(`<text x="${labelW - 6}" y="${gy + (spec.series.length * barH) / 2 + 4}" ${FONT} text-anchor="end">${escapeXml(cat)}</text>`);
+    spec.series.forEach((s, i) => {
+      const v = s.values[c] ?? null;
+      const y = gy + i * barH;
+      if (v === null || !Number.isFinite(v)) {
+        parts.push(`<text x="${labelW + 4}" y="${y + barH - 3}" ${FONT} fill="#888">n/a</text>`);
+        return;
+      }
+      const color = PALETTE[i % PALETTE.length]!;
+      parts.push(`<rect x="${labelW}" y="${y + 1}" width="${(x(v) - labelW).toFixed(1)}" height="${barH - 2}" fill="${color}"><title>${escapeXml(`${s.name} ${cat}: ${spec.format(v)} ${spec.unit}`)}</title></rect>`);
+      const range = s.ranges?.[c] ?? null;
+      if (range !== null) {
+        const cy = y + barH / 2;
+        parts.push(`<path d="M${x(range[0]).toFixed(1)} ${cy}H${x(range[1]).toFixed(1)}M${x(range[0]).toFixed(1)} ${cy - 4}v8M${x(range[1]).toFixed(1)} ${cy - 4}v8" stroke="#222" stroke-width="1"/>`);
+      }
+      const labelX = Math.max(x(v), range === null ? 0 : x(range[1])) + 4;
+      parts.push(`<text x="${labelX.toFixed(1)}" y="${y + barH - 3}" ${FONT}>${escapeXml(spec.format(v))}</text>`);
+    });
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+export interface ScatterPoint {
+  label: string;
+  x: number;
+  y: number;
+}
+
+export interface ScatterSpec {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Log-scale x (trainable % spans several decades). */
+  logX: boolean;
+  points: ScatterPoint[];
+  formatX: (v: number) => string;
+  formatY: (v: number) => string;
+}
+
+export function scatterChart(spec: ScatterSpec): string {
+  const width = 660;
+  const height = 320;
+  const left = 60;
+  const right = 20;
+  const top = 30;
+  const bottom = 45;
+  const pts = spec.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!spec.logX || p.x > 0));
+  const tx = (v: number): number => (spec.logX ? Math.log10(v) : v);
+  const xs = pts.map((p) => tx(p.x));
+  const ys = pts.map((p) => p.y);
+  let [x0, x1] = xs.length === 0 ? [0, 1] : [Math.min(...xs), Math.max(...xs)];
+  let [y0, y1] = ys.length === 0 ? [0, 1] : [Math.min(...ys), Math.max(...ys)];
+  if (x1 - x0 < 1e-9) [x0, x1] = [x0 - 0.5, x1 + 0.5];
+  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const padX = (x1 - x0) * 0.1;
+  const padY = (y1 - y0) * 0.1;
+  [x0, x1, y0, y1] = [x0 - padX, x1 + padX, y0 - padY, y1 + padY];
+  const px = (v: number): number => left + ((tx(v) - x0) / (x1 - x0)) * (width - left - right);
+  const py = (v: number): number => top + (1 - (v - y0) / (y1 - y0)) * (height - top - bottom);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(spec.title)}">`,
+    `<text x="0" y="16" ${FONT} font-weight="bold">${escapeXml(spec.title)}</text>`,
+    `<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="none" stroke="#bbb"/>`,
+    `<text x="${(left + width - right) / 2}" y="${height - 8}" ${FONT} text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
+    `<text x="14" y="${(top + height - bottom) / 2}" ${FONT} text-anchor="middle" transform="rotate(-90 14 ${(top + height - bottom) / 2})">${escapeXml(spec.yLabel)}</text>`,
+  ];
+  // Four ticks per axis.
+  for (let i = 0; i <= 4; i++) {
+    const xv = x0 + ((x1 - x0) * i) / 4;
+    const xval = spec.logX ? Math.pow(10, xv) : xv;
+    const X = left + ((width - left - right) * i) / 4;
+    parts.push(`<text x="${X.toFixed(1)}" y="${height - bottom + 15}" ${FONT} text-anchor="middle" fill="#555">${escapeXml(spec.formatX(xval))}</text>`);
+    const yv = y0 + ((y1 - y0) * i) / 4;
+    const Y = py(yv);
+    parts.push(`<text x="${left - 4}" y="${(Y + 4).toFixed(1)}" ${FONT} text-anchor="end" fill="#555">${escapeXml(spec.formatY(yv))}</text>`);
+    parts.push(`<path d="M${left} ${Y.toFixed(1)}H${width - right}" stroke="#eee"/>`);
+  }
+  pts.forEach((p, i) => {
+    const color = PALETTE[i % PALETTE.length]!;
+    const X = px(p.x);
+    const Y = py(p.y);
+    parts.push(`<circle cx="${X.toFixed(1)}" cy="${Y.toFixed(1)}" r="5" fill="${color}"><title>${escapeXml(`${p.label}: ${spec.formatX(p.x)}, ${spec.formatY(p.y)}`)}</title></circle>`);
+    const anchor = X > width - 120 ? "end" : "start";
+    parts.push(`<text x="${(X + (anchor === "end" ? -8 : 8)).toFixed(1)}" y="${(Y - 6).toFixed(1)}" ${FONT} text-anchor="${anchor}">${escapeXml(p.label)}</text>`);
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}
