@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""PyTorch + PEFT peer of the peftjs benchmark.
+
+Times the same GPT-2 shape and the same methods as `pnpm bench` (full fine-tuning, LoRA, rsLoRA, DoRA,
+each with the adapter_config.json our bench wrote) on the same card, and writes the per-method figures
+in the shape of `PeerResults` (apps/bench/src/results.ts):
+
+    python3 peer.py --config peer-config.json --out peer-results.json
+
+The model is `GPT2LMHeadModel(GPT2Config(...))` with random init (seeded), float32 with TF32 off (our
+WebGPU kernels are plain fp32), dropout 0, attention "eager" by default (the same materialised
+softmax(QKᵀ)V our implementation runs; the config may ask for "sdpa"). On cuda when available, else cpu.
+Timing follows the bench: the first step alone, warm-up steps excluded, then each step timed to
+completion (loss.item() after torch.cuda.synchronize()); percentiles by linear interpolation.
+Methods that Hugging Face PEFT lacks (bottleneck adapters) are small PyTorch modules below.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+
+
+def percentile(values, q):
+    s = sorted(values)
+    rank = q / 100 * (len(s) - 1)
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
+
+
+def summarize(values):
+    return {
+        "n": len(values),
+        "median": percentile(values, 50),
+        "p10": percentile(values, 10),
+        "p90": percentile(values, 90),
+        "mean": sum(values) / len(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+class Timer:
+    def __init__(self, torch, device):
+        self.torch = torch
+        self.cuda = device.type == "cuda"
+
+    def sync(self):
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+    def ms(self, fn):
+        self.sync()
+        t0 = time.perf_counter()
+        out = fn()
+        self.sync()
+        return (time.perf_counter() - t0) * 1000, out
+
+
+# --------------------------------------------------------------------------------------------------
+# Bottleneck adapters (not in Hugging Face PEFT): AdapterHub's Pfeiffer ("seq_bn", after the FFN) and
+# Houlsby ("double_seq_bn", after attention and after the FFN) as residual down/up projections, and the
+# parallel adapter beside the FFN. Used when a method's config has peft_type "BOTTLENECK".
+
+
+def add_bottleneck_adapters(torch, model, cfg):
+    nn = torch.nn
+    hidden = model.config.n_embd
+    reduction = int(cfg.get("reduction_factor", 16))
+    placement = cfg.get("placement", cfg.get("config", "pfeiffer"))
+    bottleneck = max(1, hidden // reduction)
+
+    class Bottleneck(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.Linear(hidden, bottleneck)
+            self.up = nn.Linear(bottleneck, hidden)
+            nn.init.normal_(self.down.weight, std=1e-2)
+            nn.init.zeros_(self.down.bias)
+            nn.init.zeros_(self.up.weight)
+            nn.init.zeros_(self.up.bias)
+
+        def forward(self, x):
+            return self.up(torch.relu(self.down(x)))
+
+    class After(nn.Module):
+        """y = f(x); y + adapter(y) (sequential) or f(x) + adapter(x) (parallel)."""
+
+        def __init__(self, inner, parallel):
+            super().__init__()
+            self.inner = inner
+            self.adapter = Bottleneck()
+            self.parallel = parallel
+
+        def forward(self, x, *args, **kwargs):
+            y = self.inner(x, *args, **kwargs)
+            if isinstance(y, tuple):
+                return (y[0] + self.adapter(y[0]),) + tuple(y[1:])
+            return y + self.adapter(x if self.parallel else y)
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for block in model.transformer.h:
+        if placement in ("pfeiffer", "seq_bn", "houlsby", "double_seq_bn"):
+            block.mlp = After(block.mlp, parallel=False)
+        if placement in ("houlsby", "double_seq_bn"):
+            block.attn = After(block.attn, parallel=False)
+        if placement in ("parallel", "par_bn"):
+            block.mlp = After(block.mlp, parallel=True)
+    return model
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+LORA_FIELDS = {
+    "r", "lora_alpha", "lora_dropout", "target_modules", "exclude_modules", "fan_in_fan_out", "bias",
+    "use_rslora", "use_dora", "init_lora_weights", "layers_to_transform", "layers_pattern",
+    "rank_pattern", "alpha_pattern", "modules_to_save",
+}
+
+
+def build_model(torch, transformers, shape, attn, device, seed):
+    torch.manual_seed(seed)
+    config = transformers.GPT2Config(
+        vocab_size=shape["vocabSize"],
+        n_positions=shape["nPositions"],
+        n_embd=shape["nEmbd"],
+        n_layer=shape["nLayer"],
+        n_head=shape["nHead"],
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
+    # transformers >= 4.36 takes attn_implementation in from_config; older ones read the config field.
+    try:
+        model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation=attn)
+    except TypeError:
+        config._attn_implementation = attn
+        model = transformers.GPT2LMHeadModel(config)
+    return model.to(device=device, dtype=torch.float32)
+
+
+def wrap_method(torch, peft, model, method):
+    """Returns (model, can_merge)."""
+    cfg = method.get("peftConfig")
+    if method["name"] == "full" or cfg is None:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model, False
+    peft_type = cfg.get("peft_type")
+    if peft_type == "LORA":
+        fields = {k: v for k, v in cfg.items() if k in LORA_FIELDS and v is not None}
+        fields["task_type"] = "CAUSAL_LM"
+        return peft.get_peft_model(model, peft.LoraConfig(**fields)), True
+    if peft_type == "BOTTLENECK":
+        return add_bottleneck_adapters(torch, model, cfg), False
+    raise NotImplementedError(f"peer.py has no implementation of peft_type {peft_type!r} (method {method['name']})")
+
+
+def count_params(model):
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"params": trainable, "total": total, "percent": 100.0 * trainable / total}
+
+
+def file_bytes(torch, model, is_peft):
+    with tempfile.TemporaryDirectory() as d:
+        if is_peft:
+            model.save_pretrained(d)
+            path = os.path.join(d, "adapter_model.safetensors")
+        else:
+            from safetensors.torch import save_file
+
+            # Like our bench: every trainable tensor (full FT: the whole model, tied weights once).
+            seen, tensors = set(), {}
+            for name, p in model.named_parameters():
+                if p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
+                    tensors[name] = p.detach().contiguous().cpu()
+            path = os.path.join(d, "model.safetensors")
+            save_file(tensors, path)
+        return os.path.getsize(path)
+
+
+def latency(timer, torch, model, ids_by_batch, reps):
+    out = {}
+    model.eval()
+    with torch.no_grad():
+        for b, ids in ids_by_batch.items():
+            for _ in range(2):  # warm-up (kernel selection, allocator)
+                model(input_ids=ids)
+            times = [timer.ms(lambda: model(input_ids=ids).logits[:, -1].sum().item())[0] for _ in range(reps)]
+            out[f"batch{b}"] = summarize(times)
+    model.train()
+    return out
+
+
+def run_method(torch, transformers, peft, cfg, method, device, timer):
+    shape, batch, seq = cfg["model"], cfg["batch"], cfg["seq"]
+    model = build_model(torch, transformers, shape, cfg.get("attnImplementation", "eager"), device, cfg["seed"])
+    model, can_merge = wrap_method(torch, peft, model, method)
+    model.train()
+    trainable = count_params(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=method["learningRate"], weight_decay=cfg.get("weightDecay", 0.01))
+    gen = torch.Generator(device="cpu").manual_seed(cfg["seed"])
+    ids = torch.randint(0, shape["vocabSize"], (batch, seq), generator=gen).to(device)
+
+    def step():
+        out = model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return out.loss.item()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    first_ms, _ = timer.ms(step)
+    for _ in range(cfg["warmupSteps"]):
+        timer.ms(step)
+    times = [timer.ms(step)[0] for _ in range(cfg["steps"])]
+    peak = int(torch.cuda.max_memory_allocated()) if device.type == "cuda" else None
+    stats = summarize(times)
+    result = {
+        "name": method["name"],
+        "config": method.get("config", ""),
+        "trainable": trainable,
+        "adapterFileBytes": file_bytes(torch, model, isinstance(model, peft.PeftModel)),
+        "training": {
+            "batch": batch,
+            "seq": seq,
+            "warmupSteps": cfg["warmupSteps"],
+            "firstStepMs": first_ms,
+            "stepMs": stats,
+            "tokensPerSecond": batch * seq / (stats["median"] / 1000),
+            "peakBytes": peak,
+        },
+        "inferenceUnmergedMs": None,
+        "inferenceMergedMs": None,
+        "merge": None,
+        "error": None,
+    }
+    del opt
+    inf_ids = {1: ids[:1], 8: ids[:8] if batch >= 8 else ids[:1].repeat(8, 1)}
+    if method["name"] != "full":
+        result["inferenceUnmergedMs"] = latency(timer, torch, model, inf_ids, cfg["inferenceReps"])
+    if can_merge:
+        merge_ms, unmerge_ms = [], []
+        with torch.no_grad():
+            for _ in range(cfg["mergeReps"]):
+                merge_ms.append(timer.ms(model.merge_adapter)[0])
+                unmerge_ms.append(timer.ms(model.unmerge_adapter)[0])
+        model.merge_adapter()
+        result["inferenceMergedMs"] = latency(timer, torch, model, inf_ids, cfg["inferenceReps"])
+        model.unmerge_adapter()
+        result["merge"] = {"mergeMs": summarize(merge_ms), "unmergeMs": summarize(unmerge_ms)}
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return result
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, help="peer-config.json written by the bench")
+    ap.add_argument("--out", required=True, help="where to write the peer results JSON")
+    ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    ap.add_argument("--check", action="store_true", help="only check that torch, transformers and peft import")
+    args = ap.parse_args(argv)
+
+    import torch
+    import transformers
+    import peft
+
+    if args.check:
+        print(json.dumps({"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__, "cuda": torch.cuda.is_available()}))
+        return 0
+
+    with open(args.config) as f:
+        cfg = json.load(f)
+    device = torch.device(args.device or cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))
+    # Plain fp32 matmuls (our WebGPU kernels have no TF32); the new and the old switch, whichever exists.
+    try:
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+    except Exception:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    timer = Timer(torch, device)
+
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    results = {
+        "schemaVersion": 1,
+        "tool": "PyTorch + PEFT",
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
+        "device": device.type,
+        "deviceName": device_name,
+        "dtype": "float32 (TF32 off)",
+        "attnImplementation": cfg.get("attnImplementation", "eager"),  # checked against the model below
+        "baseInferenceMs": None,
+        "methods": [],
+    }
+    shape, batch, seq = cfg["model"], cfg["batch"], cfg["seq"]
+    base = build_model(torch, transformers, shape, results["attnImplementation"], device, cfg["seed"])
+    results["attnImplementation"] = getattr(base.config, "_attn_implementation", results["attnImplementation"])
+    gen = torch.Generator(device="cpu").manual_seed(cfg["seed"])
+    ids = torch.randint(0, shape["vocabSize"], (max(batch, 8), seq), generator=gen).to(device)
+    results["baseInferenceMs"] = latency(timer, torch, base, {1: ids[:1], 8: ids[:8]}, cfg["inferenceReps"])
+    del base
+
+    for method in cfg["methods"]:
+        print(f"[peer] {method['name']} …", file=sys.stderr, flush=True)
+        try:
+            results["methods"].append(run_method(torch, transformers, peft, cfg, method, device, timer))
+        except Exception as e:  # one method failing must not lose the others
+            traceback.print_exc()
+            results["methods"].append({
+                "name": method["name"], "config": method.get("config", ""),
+                "trainable": {"params": 0, "total": 0, "percent": 0},
+                "adapterFileBytes": None,
+                "training": {"batch": batch, "seq": seq, "warmupSteps": cfg["warmupSteps"], "firstStepMs": 0,
+                             "stepMs": summarize([0.0]), "tokensPerSecond": 0, "peakBytes": None},
+                "inferenceUnmergedMs": None, "inferenceMergedMs": None, "merge": None,
+                "error": f"{type(e).__name__}: {e}",
+            })
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(tmp, args.out)
+    print(f"[peer] wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
