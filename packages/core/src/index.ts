@@ -48,3 +48,14 @@ export {
   float32ToBFloat16Bits,
   bfloat16BitsToFloat32,
 } from "./io/half.js";
+// Backends and the training loop.
+export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER } from "./backend.js";
+export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory } from "./backend.js";
+export { AdamW, decayParameterGroups } from "./train/optimizer.js";
+export type { AdamWOptions, ParamGroup, ResolvedParamGroup, Gradients } from "./train/optimizer.js";
+export { linearScheduleWithWarmup, cosineScheduleWithWarmup, constantScheduleWithWarmup, lrSchedule } from "./train/schedule.js";
+export type { ScheduleKind, LrLambda, ScheduleOptions } from "./train/schedule.js";
+export { clipGradNorm, globalGradNorm } from "./train/clip.js";
+export type { ClippedGradients } from "./train/clip.js";
+export { train } from "./train/trainer.js";
+export type { TrainOptions, TrainResult, StepInfo, EvalRecord, BatchSource } from "./train/trainer.js";
