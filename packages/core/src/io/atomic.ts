@@ -38,7 +38,7 @@ export async function writeFileAtomic(filePath: string, data: FileContent): Prom
     await fs.rename(temp, target);
   } catch (error) {
     await fs.rm(temp, { force: true }).catch(() => undefined);
-    throw new Error(`writeFileAtomic: could not write "${target}": ${describe(error)}`, { cause: error });
+    throw withTarget(error, `writeFileAtomic: could not write "${target}"`);
   }
   await syncDirectory(dir);
 }
@@ -87,7 +87,7 @@ export async function writeDirAtomic(dir: string, files: Record<string, FileCont
     }
   } catch (error) {
     await fs.rm(temp, { recursive: true, force: true }).catch(() => undefined);
-    throw new Error(`writeDirAtomic: could not write "${target}" (it is unchanged): ${describe(error)}`, { cause: error });
+    throw withTarget(error, `writeDirAtomic: could not write "${target}" (it is unchanged)`);
   }
   await syncDirectory(parent);
 }
@@ -103,7 +103,7 @@ async function swapIn(temp: string, target: string, parent: string, base: string
       await fs.rename(old, target);
     } catch (restoreError) {
       throw new Error(
-        `could not move the new directory into place (${describe(error)}) nor restore the old one ` +
+        `writeDirAtomic: could not move the new directory into place (${describe(error)}) nor restore the old one ` +
           `(${describe(restoreError)}); the old contents are in "${old}".`,
         { cause: error },
       );
@@ -176,6 +176,17 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
 function uniqueSuffix(): string {
   const bytes = globalThis.crypto.getRandomValues(new Uint8Array(6));
   return `${process.pid}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * File-system errors (they carry an errno `code` and name only the temp path) are re-thrown naming the target,
+ * keeping `code` and the original as `cause`. Errors raised by the data itself (e.g. a SafetensorsError from a
+ * stream) already say what is wrong and are re-thrown unchanged, keeping their type.
+ */
+function withTarget(error: unknown, context: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string") return error;
+  return Object.assign(new Error(`${context}: ${describe(error)}`, { cause: error }), { code });
 }
 
 function describe(error: unknown): string {

@@ -554,7 +554,8 @@ function truncatedJson(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // Too deeply nested for JSON.stringify (a hostile header); String() would recurse just as deep.
+    text = Array.isArray(value) ? "[…]" : typeof value === "object" ? "{…}" : typeof value;
   }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
