@@ -1,0 +1,286 @@
+/**
+ * Hugging Face model folders on disk: `config.json` plus `model.safetensors`, or a sharded
+ * `model.safetensors.index.json` (its `weight_map` names the shard of every tensor). Loading never
+ * downloads anything: a missing file is an error naming it. Saving writes `config.json` and one
+ * `model.safetensors` (metadata `{"format": "pt"}`, which transformers requires) atomically.
+ *
+ * What differs between architectures (legacy key names, tied weights, heads that may be newly
+ * initialised) is described by an `ArchitectureSpec`; the models' files define theirs.
+ */
+import { tf, isTunerLayer, readSafetensors, safetensorsStream, writeDirAtomic } from "@peftjs/core";
+import type { PreTrainedModelLike, Tensor } from "@peftjs/core";
+import type { BaseModelConfig, JsonObject } from "./config.js";
+
+/** How one architecture is read from and written to a Hugging Face folder. */
+export interface ArchitectureSpec<C extends BaseModelConfig, M extends PreTrainedModelLike> {
+  /** config.json `model_type`. */
+  readonly modelType: string;
+  /** The transformers class whose state_dict our parameter paths equal ("GPT2LMHeadModel"). */
+  readonly architecture: string;
+  configFromJson(json: JsonObject, source: string): C;
+  configToJson(config: C): JsonObject;
+  build(config: C): M;
+  /**
+   * Maps a checkpoint's keys onto ours in place (legacy names, prefix-less names, dropped buffers, one
+   * copy of tied weights). Returns notes for the load report.
+   */
+  adaptStateDict(tensors: Map<string, Tensor>, config: C): string[];
+  /** Model keys the checkpoint may lack: tied copies (silently) or heads that stay newly initialised (reported). */
+  missingAllowed(key: string, config: C): "tied" | "initialised" | false;
+  /** Keys left out on save: tied copies, as transformers' `save_pretrained` leaves them out. */
+  tiedKeys(config: C): string[];
+}
+
+export interface LoadPretrainedOptions {
+  /**
+   * When true (default), a checkpoint tensor the model has no parameter for is an error. When false it is
+   * reported and ignored.
+   */
+  strict?: boolean;
+  /** Receives notes about the load (legacy names mapped, newly initialised heads, ignored tensors). Default: console.warn for heads and ignored tensors. */
+  onWarning?: (message: string) => void;
+}
+
+type NodeFs = typeof import("node:fs/promises");
+type NodePath = typeof import("node:path");
+
+// Node's modules load on first use so that importing @peftjs/models in a browser does not fail.
+async function node(): Promise<{ fs: NodeFs; path: NodePath }> {
+  if (typeof process === "undefined" || typeof process.versions?.node !== "string") {
+    throw new Error("Loading and saving model folders needs Node.js (file system access).");
+  }
+  const [fs, path] = await Promise.all([import("node:fs/promises"), import("node:path")]);
+  return { fs, path };
+}
+
+async function exists(fs: NodeFs, file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads and parses a JSON file, with errors naming the file. */
+export async function readJsonFile(file: string, what: string): Promise<JsonObject> {
+  const { fs } = await node();
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new Error(`${what}: "${file}" not found. peftjs never downloads; copy the whole Hugging Face folder to this machine first.`);
+    }
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${what}: "${file}" is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${what}: "${file}" must hold a JSON object.`);
+  return json as JsonObject;
+}
+
+/** config.json of a model folder. */
+export async function readModelConfigJson(dir: string): Promise<JsonObject> {
+  const { path } = await node();
+  return readJsonFile(path.join(dir, "config.json"), "loadPretrained");
+}
+
+/**
+ * Every tensor of a model folder's weights: `model.safetensors`, else the shards listed by
+ * `model.safetensors.index.json`. The caller owns (and must dispose) the tensors.
+ */
+export async function readModelWeights(dir: string): Promise<Map<string, Tensor>> {
+  const { fs, path } = await node();
+  const single = path.join(dir, "model.safetensors");
+  if (await exists(fs, single)) return (await readSafetensors(single)).tensors;
+  const indexFile = path.join(dir, "model.safetensors.index.json");
+  if (!(await exists(fs, indexFile))) {
+    const hint = (await exists(fs, path.join(dir, "pytorch_model.bin")))
+      ? ' The folder has pytorch_model.bin: convert it to safetensors in Python (model.save_pretrained(dir) writes model.safetensors).'
+      : "";
+    throw new Error(`loadPretrained: neither "${single}" nor "${indexFile}" exists; a model folder needs its weights as safetensors.${hint}`);
+  }
+  const index = await readJsonFile(indexFile, "loadPretrained");
+  const weightMap = index.weight_map;
+  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
+    throw new Error(`loadPretrained: "${indexFile}" has no "weight_map" object (tensor name → shard file).`);
+  }
+  const byShard = new Map<string, string[]>();
+  for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+    if (typeof shard !== "string" || shard.includes("/") || shard.includes("\\") || shard.startsWith(".")) {
+      throw new Error(`loadPretrained: "${indexFile}" maps "${name}" to ${JSON.stringify(shard)}, which is not a shard file name in the folder.`);
+    }
+    const names = byShard.get(shard) ?? [];
+    names.push(name);
+    byShard.set(shard, names);
+  }
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const [shard, names] of byShard) {
+      const file = path.join(dir, shard);
+      if (!(await exists(fs, file))) throw new Error(`loadPretrained: shard "${file}" (listed in model.safetensors.index.json) not found.`);
+      for (const [name, t] of (await readSafetensors(file, { names })).tensors) tensors.set(name, t);
+    }
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
+  return tensors;
+}
+
+function preview(keys: string[]): string {
+  const shown = keys.slice(0, 12).join(", ");
+  return keys.length > 12 ? `${shown}, … (${keys.length} in all)` : shown;
+}
+
+/** Loads a folder into a freshly built model of `spec`'s architecture (eval mode, like transformers). */
+export async function loadWithSpec<C extends BaseModelConfig, M extends PreTrainedModelLike>(
+  dir: string,
+  spec: ArchitectureSpec<C, M>,
+  options: LoadPretrainedOptions = {},
+  configJson?: JsonObject,
+): Promise<M> {
+  const { path } = await node();
+  const json = configJson ?? (await readModelConfigJson(dir));
+  const configFile = path.join(dir, "config.json");
+  if (json.model_type !== spec.modelType) {
+    throw new Error(`loadPretrained: "${configFile}" has model_type ${JSON.stringify(json.model_type)}, expected "${spec.modelType}" for ${spec.architecture}.`);
+  }
+  const config = spec.configFromJson(json, configFile);
+  const tensors = await readModelWeights(dir);
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  let model: M | undefined;
+  try {
+    for (const note of spec.adaptStateDict(tensors, config)) warn(note);
+    model = spec.build(config);
+    const own = model.stateDict();
+    const missing = [...own.keys()].filter((k) => !tensors.has(k));
+    const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
+    const notAllowed = missing.filter((k) => spec.missingAllowed(k, config) === false);
+    if (notAllowed.length > 0) {
+      throw new Error(
+        `loadPretrained: "${dir}" lacks weights of ${spec.architecture}: ${preview(notAllowed)}. ` +
+          `Check that the folder holds a ${spec.architecture} checkpoint (config.json architectures: ${JSON.stringify(json.architectures)}).`,
+      );
+    }
+    const initialised = missing.filter((k) => spec.missingAllowed(k, config) === "initialised");
+    if (initialised.length > 0) {
+      warn(`loadPretrained: ${spec.architecture} weights not in the checkpoint, newly initialised: ${preview(initialised)}. Train them before use.`);
+    }
+    if (unexpected.length > 0) {
+      const message = `the checkpoint has tensors ${spec.architecture} does not use: ${preview(unexpected)}`;
+      if (options.strict ?? true) throw new Error(`loadPretrained: ${message}. Pass { strict: false } to ignore them.`);
+      warn(`loadPretrained: ignored ${message}.`);
+    }
+    const toLoad = new Map<string, Tensor>();
+    for (const [key, target] of own) {
+      const t = tensors.get(key);
+      if (t === undefined) continue;
+      if (t.dtype !== target.dtype) {
+        if (target.dtype !== "float32" || t.dtype === "bool") throw new Error(`loadPretrained: "${key}" is ${t.dtype} in the checkpoint, the model needs ${target.dtype}.`);
+        const cast = tf.cast(t, "float32");
+        t.dispose();
+        tensors.set(key, cast);
+        toLoad.set(key, cast);
+      } else {
+        toLoad.set(key, t);
+      }
+    }
+    model.loadStateDict(toLoad, { strict: false });
+    model.eval();
+    return model;
+  } catch (error) {
+    model?.dispose();
+    throw error;
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+export interface SavePretrainedOptions {
+  /**
+   * Files already in the folder that are not weights or config (tokenizer files, README.md) are kept.
+   * Weight files of an earlier save (`model.safetensors.index.json`, shards) are removed so they cannot
+   * shadow the new `model.safetensors`. Default true; false leaves exactly config.json + model.safetensors.
+   */
+  keepOtherFiles?: boolean;
+}
+
+const STALE_WEIGHTS = /^(model\.safetensors\.index\.json|model-\d+-of-\d+\.safetensors|pytorch_model.*\.bin(\.index\.json)?)$/;
+
+/** Writes `config.json` + `model.safetensors` for `model` in the layout transformers reads. */
+export async function saveWithSpec<C extends BaseModelConfig, M extends PreTrainedModelLike>(
+  model: M,
+  spec: ArchitectureSpec<C, M>,
+  dir: string,
+  options: SavePretrainedOptions = {},
+): Promise<void> {
+  const { fs, path } = await node();
+  const wrapped = [...model.namedModules()].filter(([, m]) => isTunerLayer(m)).map(([p]) => p);
+  if (wrapped.length > 0) {
+    throw new Error(
+      `savePretrained: the model holds PEFT tuner layers at ${preview(wrapped)}; save the adapter with PeftModel.save, ` +
+        `or merge and unload it first to save a plain ${spec.architecture}.`,
+    );
+  }
+  const config = model.config as unknown as C;
+  const tied = new Set(spec.tiedKeys(config));
+  const state = new Map([...model.stateDict()].filter(([k]) => !tied.has(k)));
+  const files: Record<string, Uint8Array | string | AsyncIterable<Uint8Array>> = {
+    "config.json": `${JSON.stringify(spec.configToJson(config), null, 2)}\n`,
+    "model.safetensors": safetensorsStream(state, { metadata: { format: "pt" } }),
+  };
+  let keepOtherFiles = options.keepOtherFiles ?? true;
+  if (keepOtherFiles) {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const stale = entries.filter((e) => STALE_WEIGHTS.test(e.name));
+    if (stale.length > 0) {
+      // writeDirAtomic keeps all or nothing; carry the other top-level files over ourselves.
+      const subdirs = entries.filter((e) => e.isDirectory());
+      if (subdirs.length > 0) {
+        throw new Error(
+          `savePretrained: "${dir}" holds old weight files (${stale.map((e) => e.name).join(", ")}) and subfolders (${subdirs.map((e) => e.name).join(", ")}); ` +
+            `save into another folder, or remove the old weights first.`,
+        );
+      }
+      for (const e of entries) {
+        if (e.isFile() && !STALE_WEIGHTS.test(e.name) && !(e.name in files)) files[e.name] = await fs.readFile(path.join(dir, e.name));
+      }
+      keepOtherFiles = false;
+    }
+  }
+  await writeDirAtomic(dir, files, { keepOtherFiles });
+}
+
+/** Moves a tensor to another key (no-op if absent). */
+export function renameKey(tensors: Map<string, Tensor>, from: string, to: string): void {
+  const t = tensors.get(from);
+  if (t === undefined || from === to) return;
+  if (tensors.has(to)) throw new Error(`loadPretrained: the checkpoint has both "${from}" and "${to}", which name the same parameter.`);
+  tensors.delete(from);
+  tensors.set(to, t);
+}
+
+/** Removes (and disposes) the tensors whose keys match; returns the keys removed. */
+export function dropKeys(tensors: Map<string, Tensor>, match: (key: string) => boolean): string[] {
+  const dropped = [...tensors.keys()].filter(match);
+  for (const k of dropped) {
+    tensors.get(k)!.dispose();
+    tensors.delete(k);
+  }
+  return dropped;
+}
+
+/**
+ * Tied input/output embeddings: keep one copy under the embedding's key (transformers saves only that one;
+ * older or hand-made files may hold the output key instead, or both).
+ */
+export function keepOneTiedCopy(tensors: Map<string, Tensor>, embeddingKey: string, outputKey: string): void {
+  if (tensors.has(embeddingKey)) dropKeys(tensors, (k) => k === outputKey);
+  else renameKey(tensors, outputKey, embeddingKey);
+}

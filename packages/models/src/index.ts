@@ -1,0 +1,51 @@
+// @peftjs/models — the public surface: GPT-2, BERT and LLaMA-style transformers with Hugging Face
+// parameter paths, local HF folder load/save, generation and tokenizers.
+
+// Models
+export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP, gpt2Architecture } from "./gpt2/model.js";
+export {
+  BertForSequenceClassification,
+  BertModel,
+  BertEmbeddings,
+  BertEncoder,
+  BertLayer,
+  BertAttention,
+  BertSelfAttention,
+  BertResidualOutput,
+  BertIntermediate,
+  BertPooler,
+  bertArchitecture,
+} from "./bert/model.js";
+export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, llamaArchitecture } from "./llama/model.js";
+export type { LlamaAttentionContext } from "./llama/model.js";
+export { LlamaRotaryEmbedding, applyRotary, rotateHalf } from "./llama/rotary.js";
+
+// Configs and presets
+export { gpt2Config, gpt2ConfigFromJson, gpt2ConfigToJson } from "./gpt2/config.js";
+export type { GPT2Config, GPT2ConfigOptions, GPT2Preset } from "./gpt2/config.js";
+export { bertConfig, bertConfigFromJson, bertConfigToJson } from "./bert/config.js";
+export type { BertConfig, BertConfigOptions, BertPreset } from "./bert/config.js";
+export { llamaConfig, llamaConfigFromJson, llamaConfigToJson } from "./llama/config.js";
+export type { LlamaConfig, LlamaConfigOptions, LlamaPreset } from "./llama/config.js";
+export type { BaseModelConfig, JsonObject } from "./config.js";
+
+// Loading and saving local Hugging Face folders
+export { loadPretrained, fromPretrained, savePretrained, configFromJson, createModel, SUPPORTED_MODEL_TYPES } from "./pretrained.js";
+export type { PretrainedModel, ModelConfig, ModelType } from "./pretrained.js";
+export { loadWithSpec, saveWithSpec, readModelWeights, readModelConfigJson } from "./checkpoint.js";
+export type { ArchitectureSpec, LoadPretrainedOptions, SavePretrainedOptions } from "./checkpoint.js";
+
+// Shared building blocks (for methods that need the same maths)
+export { FLOAT32_MIN, attentionBias, scaledDotProductAttention, repeatKv, splitHeads, mergeHeads } from "./attention.js";
+export type { AttentionContext } from "./attention.js";
+export { geluNew, gelu, silu, getActivation } from "./activations.js";
+export type { Activation } from "./activations.js";
+export { causalLmLoss, crossEntropy, mseLoss, bceWithLogitsLoss, sequenceClassificationLoss, IGNORE_INDEX } from "./loss.js";
+export type { ProblemType } from "./loss.js";
+export { callModule, childModule, tieLinearWeight } from "./modules.js";
+
+// Generation and tokenizers
+export { generate } from "./generate.js";
+export type { GenerateOptions } from "./generate.js";
+export { loadTokenizer, PretrainedTokenizer } from "./tokenizer.js";
+export type { EncodeOptions, BatchEncodeOptions, BatchEncoding } from "./tokenizer.js";

@@ -1,0 +1,85 @@
+/**
+ * `loadPretrained(dir)` / `savePretrained(model, dir)` for any architecture here, dispatching on
+ * config.json's `model_type` (transformers `AutoModel…` style).
+ */
+import type { BaseModelConfig, JsonObject } from "./config.js";
+import { loadWithSpec, readModelConfigJson, saveWithSpec } from "./checkpoint.js";
+import type { ArchitectureSpec, LoadPretrainedOptions, SavePretrainedOptions } from "./checkpoint.js";
+import { BertForSequenceClassification, bertArchitecture } from "./bert/model.js";
+import { GPT2LMHeadModel, gpt2Architecture } from "./gpt2/model.js";
+import { LlamaForCausalLM, llamaArchitecture } from "./llama/model.js";
+import { bertConfigFromJson } from "./bert/config.js";
+import type { BertConfig } from "./bert/config.js";
+import { gpt2ConfigFromJson } from "./gpt2/config.js";
+import type { GPT2Config } from "./gpt2/config.js";
+import { llamaConfigFromJson } from "./llama/config.js";
+import type { LlamaConfig } from "./llama/config.js";
+
+/** Every model class of this package. */
+export type PretrainedModel = GPT2LMHeadModel | BertForSequenceClassification | LlamaForCausalLM;
+export type ModelConfig = GPT2Config | BertConfig | LlamaConfig;
+
+const ARCHITECTURES = {
+  gpt2: gpt2Architecture,
+  bert: bertArchitecture,
+  llama: llamaArchitecture,
+} as const;
+
+export type ModelType = keyof typeof ARCHITECTURES;
+
+/** The model types `loadPretrained` can build. */
+export const SUPPORTED_MODEL_TYPES = Object.keys(ARCHITECTURES) as ModelType[];
+
+function specFor(modelType: unknown, where: string): ArchitectureSpec<BaseModelConfig, PretrainedModel> {
+  if (typeof modelType !== "string" || !(modelType in ARCHITECTURES)) {
+    throw new Error(`${where}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(", ")}.`);
+  }
+  return ARCHITECTURES[modelType as ModelType] as unknown as ArchitectureSpec<BaseModelConfig, PretrainedModel>;
+}
+
+/**
+ * Loads a local Hugging Face folder as the model its config.json names (gpt2 → GPT2LMHeadModel,
+ * bert → BertForSequenceClassification, llama → LlamaForCausalLM), in eval mode.
+ */
+export async function loadPretrained(dir: string, options: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
+  const json = await readModelConfigJson(dir);
+  return loadWithSpec(dir, specFor(json.model_type, `loadPretrained("${dir}")`), options, json);
+}
+
+/** Alias of `loadPretrained`, in transformers' words. */
+export const fromPretrained = loadPretrained;
+
+/** Writes config.json + model.safetensors (atomically) in the layout transformers' `from_pretrained` reads. */
+export async function savePretrained(model: PretrainedModel, dir: string, options: SavePretrainedOptions = {}): Promise<void> {
+  await saveWithSpec(model, specFor(model.config.modelType, "savePretrained"), dir, options);
+}
+
+/** Parses a config.json object of any supported architecture. */
+export function configFromJson(json: JsonObject, source = "config.json"): ModelConfig {
+  switch (json.model_type) {
+    case "gpt2":
+      return gpt2ConfigFromJson(json, source);
+    case "bert":
+      return bertConfigFromJson(json, source);
+    case "llama":
+      return llamaConfigFromJson(json, source);
+    default:
+      throw new Error(`${source}: model_type ${JSON.stringify(json.model_type)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(", ")}.`);
+  }
+}
+
+/** A random-init model for a config (tests, benchmarks, training from scratch). */
+export function createModel(config: GPT2Config): GPT2LMHeadModel;
+export function createModel(config: BertConfig): BertForSequenceClassification;
+export function createModel(config: LlamaConfig): LlamaForCausalLM;
+export function createModel(config: ModelConfig): PretrainedModel;
+export function createModel(config: ModelConfig): PretrainedModel {
+  switch (config.modelType) {
+    case "gpt2":
+      return new GPT2LMHeadModel(config);
+    case "bert":
+      return new BertForSequenceClassification(config);
+    case "llama":
+      return new LlamaForCausalLM(config);
+  }
+}

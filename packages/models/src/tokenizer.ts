@@ -1,0 +1,156 @@
+/**
+ * Tokenizers from a local Hugging Face folder: `tokenizer.json` (+ `tokenizer_config.json` when present),
+ * run by @huggingface/tokenizers (Tokenizers.js, the tokenizer of transformers.js: BPE, WordPiece,
+ * Unigram, with the normalizers, pre-tokenizers, post-processors and decoders of the Rust library).
+ */
+import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
+import { readJsonFile } from "./checkpoint.js";
+import type { JsonObject } from "./config.js";
+
+export interface EncodeOptions {
+  /** Add the post-processor's special tokens ([CLS] … [SEP], BOS …); default true. */
+  addSpecialTokens?: boolean;
+  /** Second segment for pair tasks (BERT's token type 1). */
+  textPair?: string;
+}
+
+export interface BatchEncodeOptions extends EncodeOptions {
+  /** Keep the first maxLength ids of each row (special tokens added at the end, like [SEP], may be cut). */
+  maxLength?: number;
+  /** Pad to the longest sequence ("longest", default), to `maxLength` ("max_length"), or not at all (false: rows may differ in length). */
+  padding?: "longest" | "max_length" | false;
+  /** Pad on the right (default, BERT / training) or the left (decoder-only generation). */
+  paddingSide?: "right" | "left";
+}
+
+export interface BatchEncoding {
+  inputIds: number[][];
+  attentionMask: number[][];
+  /** Present when the post-processor assigns segments (BERT). */
+  tokenTypeIds?: number[][];
+}
+
+/** A loaded tokenizer: encode text to ids and back. */
+export class PretrainedTokenizer {
+  private readonly tokenizer: HFTokenizer;
+
+  constructor(
+    readonly tokenizerJson: JsonObject,
+    /** tokenizer_config.json ({} when the folder has none). */
+    readonly tokenizerConfig: JsonObject = {},
+  ) {
+    this.tokenizer = new HFTokenizer(tokenizerJson, tokenizerConfig);
+  }
+
+  /** Token ids of `text`. */
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    return this.encodeFull(text, options).ids;
+  }
+
+  /** Ids, token strings, attention mask and (for pairs / BERT) token type ids. */
+  encodeFull(text: string, options: EncodeOptions = {}): { ids: number[]; tokens: string[]; attentionMask: number[]; tokenTypeIds?: number[] } {
+    const e = this.tokenizer.encode(text, {
+      add_special_tokens: options.addSpecialTokens ?? true,
+      text_pair: options.textPair ?? null,
+      return_token_type_ids: true,
+    });
+    const out: { ids: number[]; tokens: string[]; attentionMask: number[]; tokenTypeIds?: number[] } = {
+      ids: e.ids,
+      tokens: e.tokens,
+      attentionMask: e.attention_mask,
+    };
+    if (e.token_type_ids !== undefined) out.tokenTypeIds = e.token_type_ids;
+    return out;
+  }
+
+  /** Encodes several texts, truncated and padded with `padTokenId` into rectangular arrays. */
+  encodeBatch(texts: readonly string[], options: BatchEncodeOptions = {}): BatchEncoding {
+    const { maxLength, padding = "longest", paddingSide = "right" } = options;
+    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength <= 0)) throw new Error(`encodeBatch: maxLength must be a positive integer, got ${maxLength}.`);
+    if (padding === "max_length" && maxLength === undefined) throw new Error('encodeBatch: padding "max_length" needs maxLength.');
+    const encoded = texts.map((t) => this.encodeFull(t, options));
+    const cut = <T>(xs: T[]): T[] => (maxLength !== undefined && xs.length > maxLength ? xs.slice(0, maxLength) : xs);
+    const rows = encoded.map((e) => ({ ids: cut(e.ids), types: e.tokenTypeIds === undefined ? undefined : cut(e.tokenTypeIds) }));
+    const width = padding === "max_length" ? maxLength! : Math.max(0, ...rows.map((r) => r.ids.length));
+    const pad = <T>(xs: T[], value: T): T[] => {
+      if (padding === false || xs.length >= width) return xs;
+      const fill = new Array<T>(width - xs.length).fill(value);
+      return paddingSide === "left" ? [...fill, ...xs] : [...xs, ...fill];
+    };
+    const padId = padding === false ? 0 : this.requirePadTokenId();
+    const out: BatchEncoding = {
+      inputIds: rows.map((r) => pad(r.ids, padId)),
+      attentionMask: rows.map((r) => pad(new Array<number>(r.ids.length).fill(1), 0)),
+    };
+    if (rows.every((r) => r.types !== undefined)) out.tokenTypeIds = rows.map((r) => pad(r.types!, 0));
+    return out;
+  }
+
+  /** Text of `ids`; special tokens are left out unless `skipSpecialTokens` is false. */
+  decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tokenizer.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
+  }
+
+  tokenize(text: string): string[] {
+    return this.tokenizer.tokenize(text);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.tokenizer.id_to_token(id);
+  }
+
+  /** Vocabulary size including added tokens. */
+  get vocabSize(): number {
+    return this.tokenizer.get_vocab(true).size;
+  }
+
+  get bosTokenId(): number | undefined {
+    return this.specialTokenId("bos_token");
+  }
+
+  get eosTokenId(): number | undefined {
+    return this.specialTokenId("eos_token");
+  }
+
+  get unkTokenId(): number | undefined {
+    return this.specialTokenId("unk_token");
+  }
+
+  /** `pad_token` of tokenizer_config.json (GPT-2 style tokenizers have none; `encodeBatch` then pads with eos). */
+  get padTokenId(): number | undefined {
+    return this.specialTokenId("pad_token");
+  }
+
+  private requirePadTokenId(): number {
+    const id = this.padTokenId ?? this.eosTokenId;
+    if (id === undefined) throw new Error("encodeBatch: the tokenizer has neither pad_token nor eos_token in tokenizer_config.json; pass padding: false or add a pad token.");
+    return id;
+  }
+
+  /** The id of a special token named in tokenizer_config.json (as a string or an AddedToken object). */
+  private specialTokenId(role: string): number | undefined {
+    const v = this.tokenizerConfig[role];
+    const content = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
+    return typeof content === "string" ? this.tokenToId(content) : undefined;
+  }
+}
+
+/** Loads `tokenizer.json` (required) and `tokenizer_config.json` (optional) from a local folder. */
+export async function loadTokenizer(dir: string): Promise<PretrainedTokenizer> {
+  const { join } = await import("node:path");
+  const { access } = await import("node:fs/promises");
+  const tokenizerJson = await readJsonFile(join(dir, "tokenizer.json"), "loadTokenizer");
+  const configFile = join(dir, "tokenizer_config.json");
+  let config: JsonObject = {};
+  try {
+    await access(configFile);
+    config = await readJsonFile(configFile, "loadTokenizer");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  return new PretrainedTokenizer(tokenizerJson, config);
+}
