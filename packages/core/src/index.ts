@@ -59,3 +59,25 @@ export { clipGradNorm, globalGradNorm } from "./train/clip.js";
 export type { ClippedGradients } from "./train/clip.js";
 export { train } from "./train/trainer.js";
 export type { TrainOptions, TrainResult, StepInfo, EvalRecord, BatchSource } from "./train/trainer.js";
+// PEFT machinery: method registry, target matching, adapter keys, PeftModel, adapter files.
+export { createRegistry, validateAdapterName, BASE_ADAPTER_NAME } from "./peft/registry.js";
+export type { MethodRegistry } from "./peft/registry.js";
+export { matchTargets, getPatternValue, adaptableModules, NoMatchingTargetsError, ALL_LINEAR } from "./peft/targets.js";
+export type { MatchTargetsOptions } from "./peft/targets.js";
+export { defaultAdapterFileKey, defaultAdapterParamPath, PEFT_KEY_PREFIX } from "./peft/adapter-keys.js";
+export { ModulesToSaveWrapper, cloneModule } from "./peft/modules-to-save.js";
+export {
+  PEFT_VERSION,
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  TASK_TYPES,
+  COMMON_PEFT_CONFIG_FIELDS,
+  readCommonPeftConfig,
+  writeCommonPeftConfig,
+  toAdapterConfigJson,
+  serializeAdapterConfig,
+  parseAdapterConfig,
+} from "./peft/config-io.js";
+export type { CommonPeftConfig, ParsedAdapterConfig, AdapterFiles } from "./peft/config-io.js";
+export { PeftModel, getPeftModel, AdapterLoadError } from "./peft/peft-model.js";
+export type { ForwardModule, PeftModelOptions, PeftForwardOptions, MergeOptions, SaveOptions, LoadAdapterOptions, FromPretrainedOptions } from "./peft/peft-model.js";

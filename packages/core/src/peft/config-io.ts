@@ -1,0 +1,178 @@
+/**
+ * adapter_config.json in PEFT's layout (peft `config.py`: `PeftConfigMixin`, `PeftConfig`): the method's own
+ * fields plus the common ones every PEFT config has, written like `json.dumps(indent=2, sort_keys=True)`.
+ * Reading picks the method by `peft_type` and, like PEFT's `from_peft_type`, ignores fields it does not know
+ * with a warning (a config saved by a newer version still loads).
+ */
+import type { BasePeftConfig, Method } from "../method.js";
+import type { MethodRegistry } from "./registry.js";
+
+/**
+ * The `peft_version` written into saved configs. peftjs writes PEFT's 0.21 layout (the version the fixtures are
+ * made with); PEFT only reads this field for OFT compatibility checks.
+ */
+export const PEFT_VERSION = "0.21.0";
+export const ADAPTER_CONFIG_NAME = "adapter_config.json";
+export const ADAPTER_WEIGHTS_NAME = "adapter_model.safetensors";
+/** The task types PEFT accepts (`TaskType`). */
+export const TASK_TYPES = ["SEQ_CLS", "SEQ_2_SEQ_LM", "CAUSAL_LM", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"] as const;
+
+/** Fields of every PEFT config (`PeftConfigMixin` + `PeftConfig`, and `modules_to_save`): core reads and writes these. */
+export const COMMON_PEFT_CONFIG_FIELDS: readonly string[] = [
+  "peft_type",
+  "task_type",
+  "base_model_name_or_path",
+  "revision",
+  "inference_mode",
+  "peft_version",
+  "auto_mapping",
+  "modules_to_save",
+];
+
+export type CommonPeftConfig = Pick<BasePeftConfig, "taskType" | "baseModelNameOrPath" | "inferenceMode" | "modulesToSave">;
+
+/**
+ * The common fields of an adapter_config.json object, validated, camelCase (for a method's `fromPeftConfig`).
+ * Absent fields get PEFT's defaults (null / false).
+ */
+export function readCommonPeftConfig(json: Record<string, unknown>): CommonPeftConfig {
+  const taskType = json["task_type"] ?? null;
+  if (taskType !== null && (typeof taskType !== "string" || !(TASK_TYPES as readonly string[]).includes(taskType))) {
+    throw new Error(`adapter_config.json: invalid task_type ${JSON.stringify(taskType)}; expected one of ${TASK_TYPES.join(", ")} or null.`);
+  }
+  const base = json["base_model_name_or_path"] ?? null;
+  if (base !== null && typeof base !== "string") throw new Error(`adapter_config.json: base_model_name_or_path must be a string or null, got ${JSON.stringify(base)}.`);
+  const inference = json["inference_mode"] ?? false;
+  if (typeof inference !== "boolean") throw new Error(`adapter_config.json: inference_mode must be true or false, got ${JSON.stringify(inference)}.`);
+  const mts = json["modules_to_save"] ?? null;
+  if (mts !== null && (!Array.isArray(mts) || !mts.every((m) => typeof m === "string"))) {
+    throw new Error(`adapter_config.json: modules_to_save must be a list of module names or null, got ${JSON.stringify(mts)}.`);
+  }
+  return { taskType, baseModelNameOrPath: base, inferenceMode: inference, modulesToSave: mts === null ? null : [...(mts)] };
+}
+
+/** The common fields of a config, snake_case, as PEFT writes them (without `peft_version`, added on save). */
+export function writeCommonPeftConfig(config: BasePeftConfig): Record<string, unknown> {
+  return {
+    peft_type: config.peftType,
+    task_type: config.taskType,
+    base_model_name_or_path: config.baseModelNameOrPath,
+    revision: null,
+    inference_mode: config.inferenceMode,
+    auto_mapping: null,
+    modules_to_save: config.modulesToSave,
+  };
+}
+
+/**
+ * The adapter_config.json object for a saved adapter: the method's fields, then the common ones. Like PEFT's
+ * `save_pretrained`, `inference_mode` is written as true and a missing `base_model_name_or_path` is filled in.
+ */
+export function toAdapterConfigJson<C extends BasePeftConfig>(method: Method<C>, config: C, baseModelNameOrPath: string | null): Record<string, unknown> {
+  const own = method.toPeftConfig(config);
+  if (own["peft_type"] !== undefined && own["peft_type"] !== method.peftType) {
+    throw new Error(`Method "${method.name}": toPeftConfig wrote peft_type ${JSON.stringify(own["peft_type"])} but the method's peftType is "${method.peftType}".`);
+  }
+  const common = writeCommonPeftConfig(config);
+  const revision = own["revision"] ?? null;
+  return {
+    ...own,
+    ...common,
+    revision,
+    peft_type: method.peftType,
+    base_model_name_or_path: config.baseModelNameOrPath ?? baseModelNameOrPath,
+    inference_mode: true,
+    peft_version: PEFT_VERSION,
+  };
+}
+
+/** `json.dumps(obj, indent=2, sort_keys=True)` with Python's default `ensure_ascii`. */
+export function serializeAdapterConfig(json: Record<string, unknown>): string {
+  const text = JSON.stringify(sortKeys(json), null, 2);
+  return text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+export interface ParsedAdapterConfig {
+  method: Method;
+  config: BasePeftConfig;
+  /** Fields neither core nor the method knows; PeftModel warns and ignores them, like PEFT. */
+  unknownFields: string[];
+}
+
+/** Parses adapter_config.json (text or object) and picks its method from `registry` by `peft_type`. */
+export function parseAdapterConfig(source: string | Record<string, unknown>, registry: MethodRegistry, where = ADAPTER_CONFIG_NAME): ParsedAdapterConfig {
+  let json: unknown = source;
+  if (typeof source === "string") {
+    try {
+      json = JSON.parse(source);
+    } catch (error) {
+      throw new Error(`${where} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error(`${where} must hold a JSON object, got ${JSON.stringify(json)}.`);
+  const obj = json as Record<string, unknown>;
+  const peftType = obj["peft_type"];
+  // PEFT's MIN_EXPECTED_CONFIG_KEYS: peft_type is the one field a config cannot do without.
+  if (typeof peftType !== "string") throw new Error(`${where} has no "peft_type" (e.g. "LORA"); it is not a PEFT adapter config.`);
+  const method = registry.byPeftType(peftType);
+  let parsed: { config: BasePeftConfig; unknownFields: string[] };
+  try {
+    parsed = method.fromPeftConfig(obj);
+  } catch (error) {
+    throw new Error(`${where}: invalid ${peftType} config: ${(error as Error).message}`, { cause: error });
+  }
+  const unknownFields = parsed.unknownFields.filter((f) => !COMMON_PEFT_CONFIG_FIELDS.includes(f));
+  return { method, config: parsed.config, unknownFields };
+}
+
+/** What an adapter folder holds, in memory (browser use, or after reading a folder). */
+export interface AdapterFiles {
+  /** adapter_config.json, as text or parsed. */
+  config: string | Record<string, unknown>;
+  /** adapter_model.safetensors bytes. */
+  weights: Uint8Array;
+}
+
+/** Reads `dir[/subfolder]/adapter_config.json` and `adapter_model.safetensors` (Node only). */
+export async function readAdapterDir(dir: string, subfolder?: string): Promise<AdapterFiles & { where: string }> {
+  if (typeof process === "undefined" || process.versions?.node === undefined) {
+    throw new Error("Reading an adapter folder needs Node.js; in a browser pass the file contents to loadAdapterFromFiles.");
+  }
+  const [fs, path] = await Promise.all([import("node:fs/promises"), import("node:path")]);
+  const where = subfolder === undefined ? dir : path.join(dir, subfolder);
+  const configPath = path.join(where, ADAPTER_CONFIG_NAME);
+  const weightsPath = path.join(where, ADAPTER_WEIGHTS_NAME);
+  let config: string;
+  try {
+    config = await fs.readFile(configPath, "utf8");
+  } catch (error) {
+    throw new Error(`No ${ADAPTER_CONFIG_NAME} in "${where}" (${(error as NodeJS.ErrnoException).code ?? String(error)}). Pass the folder that save() wrote; a non-default adapter is in a subfolder named after it.`);
+  }
+  let weights: Uint8Array;
+  try {
+    weights = await fs.readFile(weightsPath);
+  } catch (error) {
+    const hasBin = await fs.stat(path.join(where, "adapter_model.bin")).then(
+      () => true,
+      () => false,
+    );
+    throw new Error(
+      hasBin
+        ? `"${where}" holds adapter_model.bin (a pickled torch file), which peftjs does not read. Re-save it in Python with safe_serialization=True to get ${ADAPTER_WEIGHTS_NAME}.`
+        : `No ${ADAPTER_WEIGHTS_NAME} in "${where}" (${(error as NodeJS.ErrnoException).code ?? String(error)}).`,
+    );
+  }
+  return { config, weights, where };
+}
