@@ -88,6 +88,8 @@ export class PretrainedTokenizer {
 
   /** Text of `ids`; special tokens are left out unless `skipSpecialTokens` is false. */
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    // Tokenizers.js refuses an empty list; the Rust library decodes it to "".
+    if (ids.length === 0) return "";
     return this.tokenizer.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
   }
 
