@@ -72,7 +72,9 @@ export async function writeDirAtomic(dir: string, files: Record<string, FileCont
   const temp = await fs.mkdtemp(path.join(parent, `.${base}.tmp-`));
   try {
     if (existing !== null && options.keepOtherFiles === true) {
-      await fs.cp(target, temp, { recursive: true, verbatimSymlinks: true });
+      // Copy everything except what `files` replaces (the new files are written next, "wx").
+      const replaced = new Set(names.map((n) => path.join(target, n)));
+      await fs.cp(target, temp, { recursive: true, verbatimSymlinks: true, filter: (source) => !replaced.has(path.resolve(source)) });
     }
     for (const name of names) {
       const file = path.join(temp, name);
