@@ -171,7 +171,7 @@ function checkLayerKVs(kvs: LayerKV[] | undefined, name: string, batch: number, 
       const okBatch = b === batch || (allowBatchOne && b === 1);
       if (t.rank !== 4 || !okBatch || h !== o.numKeyValueHeads || d !== o.headDim || (len >= 0 && s !== len)) {
         throw new Error(
-          `${o.source}.forward: ${name}[${i}] key and value must be [${batch}${allowBatchOne ? " or 1" : ""}, ${o.numKeyValueHeads}, positions, ${o.headDim}] ` +
+          `${o.source}.forward: ${name}[${i}] key and value must be [${batch}${allowBatchOne && batch !== 1 ? " (or 1)" : ""}, ${o.numKeyValueHeads}, positions, ${o.headDim}] ` +
             `with the same number of positions in every layer, got [${t.shape.join(", ")}].`,
         );
       }
