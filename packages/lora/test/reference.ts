@@ -15,7 +15,7 @@ export function mat(rows: number, cols: number, data?: ArrayLike<number>): Mat {
   const d = new Float64Array(rows * cols);
   if (data !== undefined) {
     if (data.length !== rows * cols) throw new Error(`mat: ${rows}×${cols} needs ${rows * cols} values, got ${data.length}`);
-    d.set(Array.from(data));
+    for (let i = 0; i < d.length; i++) d[i] = data[i]!;
   }
   return { rows, cols, data: d };
 }
@@ -27,7 +27,7 @@ export function get(a: Mat, i: number, j: number): number {
 /** A 2-D tensor's float32 values as a float64 matrix. */
 export function fromTensor(t: Tensor): Mat {
   if (t.rank !== 2) throw new Error(`fromTensor: expected rank 2, got ${t.rank}`);
-  return mat(t.shape[0]!, t.shape[1]!, t.dataSync());
+  return mat(t.shape[0] ?? 0, t.shape[1] ?? 0, t.dataSync());
 }
 
 export function matmul(a: Mat, b: Mat): Mat {

@@ -1,0 +1,179 @@
+/**
+ * The LoRA `Method` (peft `tuners/lora/model.py`: `LoraModel._create_and_replace`, `dispatch_default`,
+ * `_mark_only_adapters_as_trainable`, `_get_adapter_state_dict`): which modules get tuner layers, with which
+ * rank and alpha, and how parameters are named in adapter_model.safetensors.
+ */
+import {
+  Embedding,
+  defaultAdapterFileKey,
+  defaultAdapterParamPath,
+  getPatternValue,
+  isLinearLike,
+  isTunerLayer,
+  matchTargets,
+} from "@peftjs/core";
+import type { InjectResult, Method, Module } from "@peftjs/core";
+import { fromPeftLoraConfig, parseLoraConfig, toPeftLoraConfig } from "./config.js";
+import type { LoraConfig } from "./config.js";
+import { LoraEmbedding, LoraLayer, LoraLinear } from "./layer.js";
+import type { LoraLayerSettings } from "./layer.js";
+
+export const LORA_PREFIX = "lora_";
+
+/** PEFT `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`: targets used when `targetModules` is null. */
+export const DEFAULT_LORA_TARGETS: Readonly<Record<string, readonly string[]>> = {
+  gpt2: ["c_attn"],
+  gpt_bigcode: ["c_attn"],
+  bert: ["query", "value"],
+  roberta: ["query", "value"],
+  "xlm-roberta": ["query", "value"],
+  electra: ["query", "value"],
+  llama: ["q_proj", "v_proj"],
+  mistral: ["q_proj", "v_proj"],
+  qwen2: ["q_proj", "v_proj"],
+  qwen3: ["q_proj", "v_proj"],
+  gemma: ["q_proj", "v_proj"],
+  opt: ["q_proj", "v_proj"],
+  gpt_neo: ["q_proj", "v_proj"],
+  gptj: ["q_proj", "v_proj"],
+  phi: ["q_proj", "v_proj", "fc1", "fc2"],
+  t5: ["q", "v"],
+  bart: ["q_proj", "v_proj"],
+};
+
+function modelType(model: Module): string | null {
+  const config = (model as unknown as { config?: { modelType?: unknown } }).config;
+  return typeof config?.modelType === "string" ? config.modelType : null;
+}
+
+function outputEmbeddingsPath(model: Module): string | null {
+  const p = (model as unknown as { outputEmbeddingsPath?: unknown }).outputEmbeddingsPath;
+  return typeof p === "string" ? p : null;
+}
+
+/** Fills `targetModules` from the model type when it is null (peft `LoraModel._prepare_adapter_config`). */
+function resolveTargets(model: Module, config: LoraConfig): void {
+  if (config.targetModules !== null) return;
+  const type = modelType(model);
+  const defaults = type === null ? undefined : DEFAULT_LORA_TARGETS[type];
+  if (defaults === undefined) {
+    throw new Error(
+      `LoRA: targetModules is not set and there is no default for model type ${type === null ? "(unknown: the model has no config.modelType)" : `"${type}"`}. ` +
+        `Pass targetModules, e.g. lora({ targetModules: ["q_proj", "v_proj"] }) or "all-linear". Known defaults: ${Object.keys(DEFAULT_LORA_TARGETS).join(", ")}.`,
+    );
+  }
+  config.targetModules = [...defaults];
+}
+
+function canAdapt(m: Module): boolean {
+  if (isTunerLayer(m)) return m instanceof LoraLayer;
+  return isLinearLike(m) || m instanceof Embedding;
+}
+
+/**
+ * Wraps every matched module in a LoRA tuner layer (or adds the adapter to the one already there). Like
+ * PEFT's `dispatch_default`, `fanInFanOut` follows the target: true for Conv1D, false for Linear, with a
+ * warning when the config said otherwise (the corrected value is what `adapter_config.json` records).
+ */
+export function injectLora(model: Module, config: LoraConfig, adapterName: string, warn: (message: string) => void = (m) => console.warn(m)): InjectResult {
+  resolveTargets(model, config);
+  const paths = matchTargets(model, config, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, warn });
+  const layers: LoraLayer[] = [];
+  for (const path of paths) {
+    const target = model.getSubmodule(path);
+    const settings: LoraLayerSettings = {
+      r: getPatternValue(config.rankPattern, path, config.r),
+      loraAlpha: getPatternValue(config.alphaPattern, path, config.loraAlpha),
+      loraDropout: config.loraDropout,
+      useRslora: config.useRslora,
+      useDora: config.useDora,
+      initLoraWeights: config.initLoraWeights,
+    };
+    const base = target instanceof LoraLayer ? target.baseLayer : target;
+    if (isLinearLike(base)) {
+      const conv1d = base.weightLayout === "in_out";
+      if (config.fanInFanOut !== conv1d) {
+        warn(
+          conv1d
+            ? `fanInFanOut is false but the target "${path}" is a Conv1D (weight [in, out]); setting fanInFanOut to true.`
+            : `fanInFanOut is true but the target "${path}" is a Linear (weight [out, in]); setting fanInFanOut to false.`,
+        );
+        config.fanInFanOut = conv1d;
+      }
+    }
+    let layer: LoraLayer;
+    if (target instanceof LoraLayer) {
+      layer = target;
+    } else if (isLinearLike(target)) {
+      layer = new LoraLinear(target);
+    } else if (target instanceof Embedding) {
+      layer = new LoraEmbedding(target);
+    } else {
+      throw new Error(`LoRA cannot adapt "${path}": it is neither a Linear, a Conv1D nor an Embedding.`);
+    }
+    if (layer !== target) layer.train(target.training);
+    layer.updateLayer(adapterName, settings);
+    if (layer !== target) model.setSubmodule(path, layer);
+    layers.push(layer);
+  }
+
+  // peft `_mark_only_adapters_as_trainable`: bias "all" trains every bias of the model, "lora_only" the
+  // biases of the wrapped layers. These are also the biases `toFileKey` saves.
+  if (config.bias === "all") {
+    for (const [path, v] of model.namedParameters()) if (isBiasPath(path)) v.trainable = true;
+  } else if (config.bias === "lora_only") {
+    for (const layer of layers) {
+      const bias = layer.baseLayer.getParameter("bias");
+      if (bias !== undefined) bias.trainable = true;
+    }
+  }
+  if (config.inferenceMode) {
+    for (const [path, v] of model.namedParameters()) if (defaultAdapterFileKey(path, adapterName, LORA_PREFIX) !== null) v.trainable = false;
+  }
+  return { targets: paths };
+}
+
+/** A bias of the base model (not inside a modules-to-save copy, which PeftModel saves itself). */
+function isBiasPath(path: string): boolean {
+  if (path !== "bias" && !path.endsWith(".bias")) return false;
+  return !path.includes(".modules_to_save.") && !path.includes(".original_module.");
+}
+
+/**
+ * Parameter path → adapter_model.safetensors key (without `base_model.model.`), as PEFT's
+ * `get_peft_model_state_dict` writes it: the adapter name is dropped (`…lora_A.default.weight` →
+ * `…lora_A.weight`, `…lora_magnitude_vector.default` → `…lora_magnitude_vector`), and with bias "all" /
+ * "lora_only" the trained base biases are saved under their own paths (`…c_attn.base_layer.bias`).
+ */
+export function loraFileKey(paramPath: string, adapterName: string, config: LoraConfig): string | null {
+  const key = defaultAdapterFileKey(paramPath, adapterName, LORA_PREFIX);
+  if (key !== null) return key;
+  if (paramPath.split(".").some((p) => p.startsWith(LORA_PREFIX))) return null; // another adapter's parameter
+  if (config.bias === "all" && isBiasPath(paramPath)) return paramPath;
+  if (config.bias === "lora_only" && paramPath.endsWith(".base_layer.bias") && isBiasPath(paramPath)) return paramPath;
+  return null;
+}
+
+/**
+ * adapter_model.safetensors key → parameter path. Keys without a LoRA part (saved biases, the embedding
+ * weights PEFT saves when an embedding is targeted) pass through unchanged, as in PEFT's
+ * `_remap_adapter_state_dict_for_load`.
+ */
+export function loraParamPath(fileKey: string, adapterName: string): string {
+  if (!fileKey.split(".").some((p) => p.startsWith(LORA_PREFIX))) return fileKey;
+  return defaultAdapterParamPath(fileKey, adapterName, LORA_PREFIX);
+}
+
+export const loraMethod: Method<LoraConfig> = {
+  specificationVersion: "v1",
+  name: "lora",
+  peftType: "LORA",
+  prefix: LORA_PREFIX,
+  canMerge: true,
+  parseConfig: parseLoraConfig,
+  toPeftConfig: toPeftLoraConfig,
+  fromPeftConfig: fromPeftLoraConfig,
+  inject: (model, config, adapterName) => injectLora(model, config, adapterName),
+  toFileKey: loraFileKey,
+  fromFileKey: (fileKey, adapterName) => loraParamPath(fileKey, adapterName),
+};
