@@ -259,8 +259,12 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       w.deleteAdapter(name);
       if (w.adapterNames().length === 0) this.replaceModule(path, w, w.originalModule);
     }
-    for (const v of own) if (!v.isDisposed) v.dispose();
-    for (const v of own) this.frozenByDesign.delete(v);
+    // Only what left the tree: a method may also claim base parameters (LoRA bias "all" saves base biases).
+    disposeUnreachable(own, this.baseModel);
+    for (const v of own) {
+      if (v.isDisposed) this.frozenByDesign.delete(v);
+      else v.trainable = false; // a base parameter the adapter trained; applyActive unfreezes it if another claims it
+    }
     this.adapters.delete(name);
     if (this.active.includes(name)) {
       this.active = this.active.filter((n) => n !== name);
@@ -598,13 +602,16 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     }
     for (const [, w] of modulesToSaveWrappers(this.baseModel)) w.setActiveAdapters(this.active);
     // PEFT `set_adapter`: active adapters train (unless in inference mode), inactive ones are frozen.
+    // A parameter claimed by several adapters (LoRA bias "all": the base biases) trains if any of them is on.
     const params = this.baseModel.namedParameters();
+    const want = new Map<Variable, boolean>();
     for (const [name, spec] of this.adapters) {
       const on = this.active.includes(name) && !spec.config.inferenceMode;
       for (const [path, v] of params) {
-        if (spec.method.toFileKey(path, name, spec.config) !== null) v.trainable = on && !this.frozenByDesign.has(v);
+        if (spec.method.toFileKey(path, name, spec.config) !== null) want.set(v, (want.get(v) ?? false) || (on && !this.frozenByDesign.has(v)));
       }
     }
+    for (const [v, flag] of want) v.trainable = flag;
     for (const [, w] of modulesToSaveWrappers(this.baseModel)) {
       for (const name of w.adapterNames()) {
         const on = w.activeAdapter() === name && this.adapters.get(name)?.config.inferenceMode === false;
