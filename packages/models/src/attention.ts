@@ -29,7 +29,8 @@ export function mergeHeads(x: Tensor): Tensor {
 export function repeatKv(x: Tensor, nRep: number): Tensor {
   if (nRep === 1) return x;
   const [b, kv, s, d] = x.shape as [number, number, number, number];
-  return tf.reshape(tf.tile(tf.expandDims(x, 2), [1, 1, nRep, 1, 1]), [b, kv * nRep, s, d]);
+  // Tiled as rank 4 ([b, kv, 1, s·d] → [b, kv, nRep, s·d]): tfjs has no tile gradient for rank 5.
+  return tf.reshape(tf.tile(tf.reshape(x, [b, kv, 1, s * d]), [1, 1, nRep, 1]), [b, kv * nRep, s, d]);
 }
 
 /** What one attention layer needs from the model-level setup. */
