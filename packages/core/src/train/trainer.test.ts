@@ -42,7 +42,7 @@ const Y = [
   [0.25, -0.25],
 ];
 
-const mse = (model: { forward(x: Tensor): Tensor }) => (b: Batch) => tf.mean(tf.square(tf.sub(model.forward(b.x), b.y))) as tf.Scalar;
+const mse = (model: { forward(x: Tensor): Tensor }) => (b: Batch) => tf.mean<tf.Scalar>(tf.square(tf.sub(model.forward(b.x), b.y)));
 const values = (v: Variable): number[] => Array.from(v.dataSync());
 
 describe("train", () => {
@@ -59,7 +59,7 @@ describe("train", () => {
     const steps = 4;
     const result = await train({
       params: [w],
-      loss: () => tf.mean(tf.square(tf.sub(tf.squeeze(tf.matMul(xs, tf.reshape(w, [3, 1]))), ys))) as tf.Scalar,
+      loss: () => tf.mean<tf.Scalar>(tf.square(tf.sub(tf.squeeze(tf.matMul(xs, tf.reshape(w, [3, 1]))), ys))),
       batches: () => null,
       steps,
       lr,
@@ -87,8 +87,8 @@ describe("train", () => {
       p = p.map((pj, j) => {
         m[j] = 0.9 * m[j]! + 0.1 * gc[j]!;
         v[j] = 0.999 * v[j]! + 0.001 * gc[j]! * gc[j]!;
-        const denom = Math.sqrt(v[j]!) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
-        return pj * (1 - lrK * weightDecay) - (lrK / (1 - 0.9 ** t)) * (m[j]! / denom);
+        const denom = Math.sqrt(v[j]) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
+        return pj * (1 - lrK * weightDecay) - (lrK / (1 - 0.9 ** t)) * (m[j] / denom);
       });
     }
     expect(result.stopped).toBe("completed");
@@ -173,10 +173,10 @@ describe("train", () => {
   it("rejects a frozen variable in params, a non-scalar loss, and bad counts", async () => {
     const w = tf.variable(tf.ones([2]), false);
     const u = tf.variable(tf.ones([2]));
-    await expect(train({ params: [w], loss: () => tf.sum(w) as tf.Scalar, batches: [0], steps: 1 })).rejects.toThrow(/is frozen \(trainable=false\)/);
+    await expect(train({ params: [w], loss: () => tf.sum<tf.Scalar>(w), batches: [0], steps: 1 })).rejects.toThrow(/is frozen \(trainable=false\)/);
     await expect(train({ params: [u], loss: () => tf.mul(u, 2) as unknown as tf.Scalar, batches: [0], steps: 1 })).rejects.toThrow(/must return a scalar tensor, got a tensor of shape \[2\]/);
-    await expect(train({ params: [u], loss: () => tf.sum(u) as tf.Scalar, batches: [0], steps: 0 })).rejects.toThrow(/steps must be an integer > 0/);
-    await expect(train({ params: [u], loss: () => tf.sum(u) as tf.Scalar, batches: [0], steps: 1, gradientAccumulationSteps: 1.5 })).rejects.toThrow(/gradientAccumulationSteps/);
+    await expect(train({ params: [u], loss: () => tf.sum<tf.Scalar>(u), batches: [0], steps: 0 })).rejects.toThrow(/steps must be an integer > 0/);
+    await expect(train({ params: [u], loss: () => tf.sum<tf.Scalar>(u), batches: [0], steps: 1, gradientAccumulationSteps: 1.5 })).rejects.toThrow(/gradientAccumulationSteps/);
     await expect(train({ params: [u], loss: () => tf.scalar(1), batches: [0], steps: 1 })).rejects.toThrow(/does not depend on any of the params/);
     await expect(train({ loss: () => tf.scalar(1), batches: [0], steps: 1 })).rejects.toThrow(/pass params/);
     tf.dispose([w, u]);
