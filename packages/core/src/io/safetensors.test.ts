@@ -99,6 +99,15 @@ describe("parseSafetensors on a hand-built file", () => {
     disposeAll(tensors);
   });
 
+  it("reads a Node Buffer that is a view into a shared pool (non-zero byteOffset)", () => {
+    const file = buildFile({ w: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, i: { dtype: "I32", shape: [1], data_offsets: [8, 12] } }, concat(le("f32", [1.25, -3]), le("i32", [9])));
+    const pooled = Buffer.from(file); // small Buffers are slices of one shared ArrayBuffer
+    const { tensors } = parseSafetensors(pooled.byteOffset > 0 ? pooled : concat(new Uint8Array(3), file).subarray(3));
+    expectSameValues(tensors.get("w")!.dataSync() as Float32Array, [1.25, -3], "w");
+    expectSameValues(tensors.get("i")!.dataSync() as Int32Array, [9], "i");
+    disposeAll(tensors);
+  });
+
   it("reads only the tensors asked for, and names the available ones for an unknown name", () => {
     const file = buildFile({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] }, b: { dtype: "I32", shape: [1], data_offsets: [4, 8] } }, le("i32", [1, 2]));
     const { tensors } = parseSafetensors(file, { names: ["b"] });
