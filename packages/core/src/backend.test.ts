@@ -83,6 +83,24 @@ describe("selectBackend", () => {
     expect((err as Error).message).toMatch(/no WebGPU adapter|software adapter|not installed|navigator\.gpu/);
   });
 
+  it("uses the caller's loaders (for bundles) and reports a loader's failure as the reason", async () => {
+    const { lines, log } = collector();
+    const choice = await selectBackend({
+      prefer: ["tensorflow", "wasm"],
+      log,
+      loaders: {
+        "@tensorflow/tfjs-node-gpu": () => Promise.reject(new Error("libcudart.so.11.0: cannot open shared object file")),
+        // Loads, but registers nothing with our engine.
+        "@tensorflow/tfjs-node": () => Promise.resolve({}),
+        "@tensorflow/tfjs-backend-wasm": () => import("@tensorflow/tfjs-backend-wasm"),
+      },
+    });
+    expect(choice.name).toBe("wasm");
+    expect(choice.skipped[0]!.reason).toContain("@tensorflow/tfjs-node-gpu failed to load: libcudart.so.11.0");
+    expect(choice.skipped[0]!.reason).toContain('@tensorflow/tfjs-node loaded but registered no "tensorflow" backend');
+    expect(lines).toHaveLength(2);
+  });
+
   it("rejects unknown names and an empty prefer list", async () => {
     await expect(selectBackend({ prefer: "webgl" as never, log: () => {} })).rejects.toThrow(/unknown backend "webgl".*tensorflow, webgpu, wasm, cpu/);
     await expect(selectBackend({ prefer: [], log: () => {} })).rejects.toThrow(/prefer is empty/);

@@ -62,7 +62,16 @@ export interface SelectBackendOptions {
   wasmPaths?: string;
   /** Receives one line per candidate tried. Default: `console.info`. */
   log?: (line: string) => void;
+  /**
+   * How to load each optional package, e.g. `{ "@tensorflow/tfjs-backend-webgpu": () => import("@tensorflow/tfjs-backend-webgpu") }`.
+   * Default: a dynamic import by name at run time. Pass loaders when you bundle (esbuild, vite, webpack),
+   * so that the bundler includes the package and links it to the same tfjs-core as the rest of the bundle.
+   */
+  loaders?: Partial<Record<OptionalPackage, () => Promise<unknown>>>;
 }
+
+/** The optional packages `selectBackend` may load. */
+export type OptionalPackage = "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node" | "webgpu" | "@tensorflow/tfjs-backend-webgpu" | "@tensorflow/tfjs-backend-wasm";
 
 /** Thrown when no acceptable backend could be set; `skipped` lists every candidate and why it failed. */
 export class BackendUnavailableError extends Error {
@@ -81,6 +90,7 @@ interface Context {
   requireGpu: boolean;
   allowSoftwareAdapter: boolean;
   wasmPaths: string | undefined;
+  load: (pkg: OptionalPackage) => Promise<Loaded>;
 }
 
 /**
@@ -103,6 +113,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     requireGpu: options.requireGpu === true,
     allowSoftwareAdapter: options.allowSoftwareAdapter === true && options.requireGpu !== true,
     wasmPaths: options.wasmPaths,
+    load: (pkg) => importOptional(pkg, options.loaders?.[pkg]),
   };
   const previous = currentBackendName();
   const skipped: SkippedBackend[] = [];
@@ -158,8 +169,8 @@ async function tryBackend(name: BackendName, ctx: Context): Promise<Attempt> {
 
 async function tryTensorflow(ctx: Context): Promise<Attempt> {
   const reasons: string[] = [];
-  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    const loaded = await importOptional(pkg);
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const) {
+    const loaded = await ctx.load(pkg);
     if (!loaded.ok) {
       reasons.push(loaded.reason);
       continue;
@@ -206,7 +217,7 @@ async function tryWebgpu(ctx: Context): Promise<Attempt> {
   let dawnGlobals: object | undefined;
   if (gpu == null) {
     if (!isNode()) return { ok: false, reason: "this browser has no navigator.gpu (WebGPU unsupported or disabled)" };
-    const loaded = await importOptional("webgpu");
+    const loaded = await ctx.load("webgpu");
     if (!loaded.ok) return { ok: false, reason: `${loaded.reason} (the Dawn binding for Node)` };
     const dawn = loaded.module as { create?: (flags: string[]) => GpuLike; globals?: object };
     if (typeof dawn.create !== "function") return { ok: false, reason: "the npm `webgpu` package exports no create(); expected webgpu@0.6" };
@@ -243,7 +254,7 @@ async function tryWebgpu(ctx: Context): Promise<Attempt> {
     Object.assign(globalThis, dawnGlobals);
     installNavigatorGpu(gpu);
   }
-  const loaded = await importOptional("@tensorflow/tfjs-backend-webgpu");
+  const loaded = await ctx.load("@tensorflow/tfjs-backend-webgpu");
   if (!loaded.ok) return { ok: false, reason: loaded.reason };
   if (tf.findBackendFactory("webgpu") == null) {
     return {
@@ -285,7 +296,7 @@ function installNavigatorGpu(gpu: GpuLike): void {
 // wasm
 
 async function tryWasm(ctx: Context): Promise<Attempt> {
-  const loaded = await importOptional("@tensorflow/tfjs-backend-wasm");
+  const loaded = await ctx.load("@tensorflow/tfjs-backend-wasm");
   if (!loaded.ok) return { ok: false, reason: loaded.reason };
   const wasm = loaded.module as { setWasmPaths?: (prefix: string) => void };
   // The .wasm files are fetched when the backend initialises; after that their location is fixed.
@@ -294,7 +305,11 @@ async function tryWasm(ctx: Context): Promise<Attempt> {
     if (prefix === undefined && isNode()) {
       const { createRequire } = (await nodeBuiltin("node:module")) as typeof NodeModule;
       const path = (await nodeBuiltin("node:path")) as typeof NodePath;
-      prefix = path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
+      try {
+        prefix = path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
+      } catch (e) {
+        return { ok: false, reason: `cannot locate the .wasm files of @tensorflow/tfjs-backend-wasm (${errorMessage(e)}); pass wasmPaths` };
+      }
     }
     if (prefix !== undefined) {
       if (typeof wasm.setWasmPaths !== "function") return { ok: false, reason: "@tensorflow/tfjs-backend-wasm exports no setWasmPaths(); expected version 4.x" };
@@ -324,11 +339,11 @@ async function smokeTest(name: BackendName): Promise<string | null> {
 
 type Loaded = { ok: true; module: unknown } | { ok: false; reason: string };
 
-/** Imports an optional package; a missing package is a reason, not an exception. */
-async function importOptional(specifier: string): Promise<Loaded> {
+/** Imports an optional package (through the caller's loader if given); a missing package is a reason, not an exception. */
+async function importOptional(specifier: OptionalPackage, loader?: () => Promise<unknown>): Promise<Loaded> {
   try {
-    // A computed specifier: bundlers and tsc must not insist on optional packages.
-    const module: unknown = await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
+    // By default a computed specifier: bundlers and tsc must not insist on optional packages.
+    const module: unknown = loader !== undefined ? await loader() : await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
     return { ok: true, module };
   } catch (e) {
     const code = (e as { code?: unknown }).code;

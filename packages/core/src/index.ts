@@ -50,7 +50,7 @@ export {
 } from "./io/half.js";
 // Backends and the training loop.
 export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER } from "./backend.js";
-export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory } from "./backend.js";
+export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory, OptionalPackage } from "./backend.js";
 export { AdamW, decayParameterGroups } from "./train/optimizer.js";
 export type { AdamWOptions, ParamGroup, ResolvedParamGroup, Gradients } from "./train/optimizer.js";
 export { linearScheduleWithWarmup, cosineScheduleWithWarmup, constantScheduleWithWarmup, lrSchedule } from "./train/schedule.js";
