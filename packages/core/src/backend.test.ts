@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { afterEach, describe, expect, it } from "vitest";
 import { tf } from "./tf.js";
 import { BackendUnavailableError, assertSingleEngine, backendMemory, selectBackend } from "./backend.js";
@@ -190,5 +191,17 @@ describe("assertSingleEngine", () => {
     } finally {
       globals.set("Tensor", saved);
     }
+  });
+
+  it("throws when a second tfjs-core module instance sits in Node's module cache", () => {
+    const cache = createRequire(import.meta.url).cache;
+    const fake = "/elsewhere/node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js";
+    cache[fake] = { exports: { Tensor: class OtherTensor {} } } as unknown as NodeJS.Module;
+    try {
+      expect(() => assertSingleEngine()).toThrow(/Two instances of @tensorflow\/tfjs-core.*elsewhere/s);
+    } finally {
+      delete cache[fake];
+    }
+    expect(() => assertSingleEngine()).not.toThrow();
   });
 });

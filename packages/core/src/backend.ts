@@ -405,11 +405,28 @@ export function assertSingleEngine(): void {
   if (globalTensor !== undefined && globalTensor !== tf.Tensor) {
     throw new Error(`Two copies of @tensorflow/tfjs-core are loaded: another copy registered its Tensor class before @peftjs/core's. ${fix}`);
   }
+  const other = otherLoadedInstance();
+  if (other !== undefined) {
+    throw new Error(`Two instances of @tensorflow/tfjs-core are loaded: ${other} is not the one @peftjs/core uses (a bundle with tfjs-core inside, plus a package loaded from node_modules?). ${fix}`);
+  }
   const copies = tfjsCoreCopies();
   if (copies.size > 1) {
     const list = [...copies].map(([dir, seenBy]) => `  ${dir} (used by ${[...seenBy].join(", ")})`).join("\n");
     throw new Error(`${copies.size} copies of @tensorflow/tfjs-core are installed or loaded:\n${list}\n${fix}`);
   }
+}
+
+/** Node only: a CommonJS tfjs-core in the module cache whose exports are not our `tf` (so a second module instance). */
+function otherLoadedInstance(): string | undefined {
+  const moduleApi = nodeBuiltinSync("node:module") as typeof NodeModule | undefined;
+  if (moduleApi === undefined) return undefined;
+  const cache = moduleApi.createRequire(import.meta.url).cache;
+  for (const [file, mod] of Object.entries(cache)) {
+    if (!/[\\/]@tensorflow[\\/]tfjs-core[\\/]dist[\\/]/.test(file)) continue;
+    const exported = (mod?.exports as { Tensor?: unknown } | undefined)?.Tensor;
+    if (exported !== undefined && exported !== tf.Tensor) return file;
+  }
+  return undefined;
 }
 
 /** Node only: tfjs-core package folder (real path) → who loads or resolves it. Empty elsewhere. */
