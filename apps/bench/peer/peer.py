@@ -209,13 +209,17 @@ def run_method(torch, transformers, peft, cfg, method, device, timer):
     model.train()
     trainable = count_params(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=method["learningRate"], weight_decay=cfg.get("weightDecay", 0.01))
+    opt = torch.optim.AdamW(params, lr=method["learningRate"], weight_decay=cfg.get("weightDecay", 0.0))
     gen = torch.Generator(device="cpu").manual_seed(cfg["seed"])
     ids = torch.randint(0, shape["vocabSize"], (batch, seq), generator=gen).to(device)
+
+    max_norm = cfg.get("maxGradNorm", 1.0)
 
     def step():
         out = model(input_ids=ids, labels=ids)
         out.loss.backward()
+        if max_norm:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)  # what transformers' Trainer (and our train()) does
         opt.step()
         opt.zero_grad(set_to_none=True)
         return out.loss.item()
@@ -227,6 +231,7 @@ def run_method(torch, transformers, peft, cfg, method, device, timer):
         timer.ms(step)
     times = [timer.ms(step)[0] for _ in range(cfg["steps"])]
     peak = int(torch.cuda.max_memory_allocated()) if device.type == "cuda" else None
+    reserved = int(torch.cuda.max_memory_reserved()) if device.type == "cuda" else None
     stats = summarize(times)
     result = {
         "name": method["name"],
@@ -241,6 +246,7 @@ def run_method(torch, transformers, peft, cfg, method, device, timer):
             "stepMs": stats,
             "tokensPerSecond": batch * seq / (stats["median"] / 1000),
             "peakBytes": peak,
+            "reservedBytes": reserved,
         },
         "inferenceUnmergedMs": None,
         "inferenceMergedMs": None,
@@ -325,7 +331,7 @@ def main(argv=None):
                 "trainable": {"params": 0, "total": 0, "percent": 0},
                 "adapterFileBytes": None,
                 "training": {"batch": batch, "seq": seq, "warmupSteps": cfg["warmupSteps"], "firstStepMs": 0,
-                             "stepMs": summarize([0.0]), "tokensPerSecond": 0, "peakBytes": None},
+                             "stepMs": summarize([0.0]), "tokensPerSecond": 0, "peakBytes": None, "reservedBytes": None},
                 "inferenceUnmergedMs": None, "inferenceMergedMs": None, "merge": None,
                 "error": f"{type(e).__name__}: {e}",
             })

@@ -133,8 +133,10 @@ export interface PeerMethodResult {
     firstStepMs: number;
     stepMs: Summary;
     tokensPerSecond: number;
-    /** torch.cuda.max_memory_allocated over the steps; null on cpu. */
+    /** torch.cuda.max_memory_allocated over the steps (live tensors); null on cpu. */
     peakBytes: number | null;
+    /** torch.cuda.max_memory_reserved (the caching allocator's pool); null on cpu. */
+    reservedBytes: number | null;
   };
   inferenceUnmergedMs: LatencyPair | null;
   inferenceMergedMs: LatencyPair | null;

@@ -149,6 +149,7 @@ export const RESULTS_SCHEMA: JsonSchema = {
             stepMs: ref("summary"),
             tokensPerSecond: nonNeg,
             peakBytes: nullable(count),
+            reservedBytes: nullable(count),
           }),
           inferenceUnmergedMs: nullable(ref("latencyPair")),
           inferenceMergedMs: nullable(ref("latencyPair")),

@@ -28,7 +28,7 @@ export function renderConsole(r: BenchResults): string {
       formatPercent(m.trainable?.percent),
       tr === null ? "–" : `${formatMs(tr.stepMs.median)} (${formatMs(tr.stepMs.p10)}–${formatMs(tr.stepMs.p90)})`,
       formatTokensPerSecond(tr?.tokensPerSecond),
-      formatBytes(tr === null ? null : (tr.backendPeakBytes ?? tr.peakBytes)),
+      formatBytes(tr?.peakBytes),
       tr === null ? "–" : String(tr.numTensors.drift),
       formatFixed(m.quality?.heldOutLoss, 4),
       m.quality === null ? "–" : formatPercent(100 * m.quality.heldOutAccuracy),

@@ -36,7 +36,7 @@ export function charts(r: BenchResults): string[] {
       ranges: methods.map((m) => (m.training === null ? null : [m.training.stepMs.p10, m.training.stepMs.p90])),
     },
   ];
-  const memSeries: BarSeries[] = [{ name: "peftjs", values: methods.map((m) => m.training?.backendPeakBytes ?? m.training?.peakBytes ?? null) }];
+  const memSeries: BarSeries[] = [{ name: "peftjs", values: methods.map((m) => m.training?.peakBytes ?? null) }];
   if (peer !== null) {
     stepSeries.push({
       name: peer.tool,
@@ -51,7 +51,7 @@ export function charts(r: BenchResults): string[] {
   const t = r.config.timing;
   const out = [
     barChart({ title: `Training step, batch ${t.batch} × ${t.seq} (median, p10–p90)`, unit: "ms", categories, series: stepSeries, format: formatMs }),
-    barChart({ title: "Peak memory of a training step", unit: "bytes", categories, series: memSeries, format: formatBytes }),
+    barChart({ title: "Peak live-tensor memory of a training step", unit: "bytes", categories, series: memSeries, format: formatBytes }),
   ];
   const points = methods
     .filter((m) => m.quality !== null)

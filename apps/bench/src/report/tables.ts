@@ -143,7 +143,8 @@ export function peerTable(r: BenchResults): Table | null {
       const p = peerFor(peer, m.name);
       if (p === undefined || p.error !== null) return row(m, [m.training ? `${formatMs(m.training.stepMs.median)} ms` : dash, p?.error ?? "not run", ...Array<string>(8).fill(dash)]);
       const ourStep = m.training?.stepMs.median;
-      const ourMem = m.training?.backendPeakBytes ?? m.training?.peakBytes;
+      // Live-tensor peaks on both sides (tf.profile peakBytes vs torch.cuda.max_memory_allocated).
+      const ourMem = m.training?.peakBytes;
       const ourInf = (m.inferenceMergedMs ?? m.inferenceUnmergedMs)?.batch1.median;
       const theirInf = (p.inferenceMergedMs ?? p.inferenceUnmergedMs)?.batch1.median;
       return row(m, [
