@@ -2,6 +2,7 @@
  * LoRA configuration: PEFT's `LoraConfig` (peft `tuners/lora/config.py`) with camelCase names, PEFT's
  * defaults and validation, and the conversion to and from the snake_case `adapter_config.json`.
  */
+import { TASK_TYPES, readCommonPeftConfig } from "@peftjs/core";
 import type { BasePeftConfig, TargetSelection } from "@peftjs/core";
 
 /**
@@ -282,9 +283,14 @@ export function parseLoraConfig(raw: unknown): LoraConfig {
   const rankPattern = patternRecord("rankPattern", o.rankPattern, (k, v) => positiveInt(`rankPattern["${k}"]`, v));
   const alphaPattern = patternRecord("alphaPattern", o.alphaPattern, (k, v) => finiteNumber(`alphaPattern["${k}"]`, v));
 
+  const taskType = stringOrNull("taskType", o.taskType);
+  if (taskType !== null && !(TASK_TYPES as readonly string[]).includes(taskType)) {
+    fail(`taskType ${describe(taskType)} is not a PEFT task type; use one of ${TASK_TYPES.join(", ")} or null.`);
+  }
+
   return {
     peftType: "LORA",
-    taskType: stringOrNull("taskType", o.taskType),
+    taskType,
     baseModelNameOrPath: stringOrNull("baseModelNameOrPath", o.baseModelNameOrPath),
     inferenceMode: o.inferenceMode === undefined ? false : bool("inferenceMode", o.inferenceMode),
     modulesToSave: stringList("modulesToSave", o.modulesToSave),
@@ -340,14 +346,17 @@ export function fromPeftLoraConfig(json: Record<string, unknown>): { config: Lor
   if (json.peft_type !== undefined && json.peft_type !== "LORA") {
     fail(`adapter_config.json has peft_type ${describe(json.peft_type)}; @peftjs/lora reads "LORA" only.`);
   }
-  const options: Record<string, unknown> = {};
+  // The fields every PEFT config has, read and validated by core like PEFT's PeftConfig.
+  const options: Record<string, unknown> = { ...readCommonPeftConfig(json) };
+  const common = new Set(["task_type", "base_model_name_or_path", "inference_mode", "modules_to_save"]);
   const unknownFields: string[] = [];
   const bySnake = new Map(Object.entries(SNAKE).map(([camel, snake]) => [snake, camel]));
   for (const [key, value] of Object.entries(json)) {
+    if (common.has(key)) continue;
     const camel = bySnake.get(key);
     if (camel !== undefined) {
       // PEFT writes null for "unset"; our parser takes undefined as "default" for the scalar fields.
-      if (value !== null || !["r", "loraAlpha", "loraDropout", "fanInFanOut", "bias", "useRslora", "useDora", "initLoraWeights", "inferenceMode"].includes(camel)) {
+      if (value !== null || !["r", "loraAlpha", "loraDropout", "fanInFanOut", "bias", "useRslora", "useDora", "initLoraWeights", "rankPattern", "alphaPattern"].includes(camel)) {
         options[camel] = value;
       }
       continue;

@@ -127,9 +127,6 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
       if (bias !== undefined) bias.trainable = true;
     }
   }
-  if (config.inferenceMode) {
-    for (const [path, v] of model.namedParameters()) if (defaultAdapterFileKey(path, adapterName, LORA_PREFIX) !== null) v.trainable = false;
-  }
   return { targets: paths };
 }
 
