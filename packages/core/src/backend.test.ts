@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it } from "vitest";
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { tf } from "./tf.js";
 import { BackendUnavailableError, assertSingleEngine, backendMemory, selectBackend } from "./backend.js";
 
@@ -100,6 +101,51 @@ describe("selectBackend", () => {
     expect(choice.skipped[0]!.reason).toContain("@tensorflow/tfjs-node-gpu failed to load: libcudart.so.11.0");
     expect(choice.skipped[0]!.reason).toContain('@tensorflow/tfjs-node loaded but registered no "tensorflow" backend');
     expect(lines).toHaveLength(2);
+  });
+
+  describe("with a stand-in for tfjs-node (cpu kernels registered as \"tensorflow\")", () => {
+    /** What importing tfjs-node does: register a "tensorflow" backend and its kernels with the engine. */
+    const fakeTfjsNode = (isUsingGpuDevice: boolean) => (): Promise<unknown> => {
+      class FakeNodeBackend extends MathBackendCPU {
+        readonly isUsingGpuDevice = isUsingGpuDevice;
+      }
+      tf.registerBackend("tensorflow", () => new FakeNodeBackend());
+      for (const k of tf.getKernelsForBackend("cpu")) tf.registerKernel({ ...k, backendName: "tensorflow" });
+      return Promise.resolve({});
+    };
+    afterEach(async () => {
+      await tf.setBackend("cpu");
+      for (const k of tf.getKernelsForBackend("tensorflow")) tf.unregisterKernel(k.kernelName, "tensorflow");
+      tf.removeBackend("tensorflow");
+    });
+    const missing = (): Promise<unknown> => Promise.reject(Object.assign(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'"), { code: "ERR_MODULE_NOT_FOUND" }));
+
+    it("holds native TensorFlow on the CPU back while WebGPU is tried, then takes it over wasm", async () => {
+      const { lines, log } = collector();
+      const choice = await selectBackend({ log, loaders: { "@tensorflow/tfjs-node-gpu": missing, "@tensorflow/tfjs-node": fakeTfjsNode(false) } });
+      expect(choice.name).toBe("tensorflow");
+      expect(choice.isGpu).toBe(false);
+      expect(choice.reason).toMatch(/^@tensorflow\/tfjs-node: native TensorFlow on the CPU \(WebGPU has no GPU here\)/);
+      expect(tf.getBackend()).toBe("tensorflow");
+      expect(choice.skipped.map((s) => s.name)).toEqual(["webgpu"]);
+      expect(lines.map((l) => l.split(":")[0])).toEqual(["[peftjs] backend webgpu", "[peftjs] backend tensorflow"]);
+    });
+
+    it("takes tfjs-node-gpu on a CUDA device at once, also under requireGpu", async () => {
+      const { lines, log } = collector();
+      const choice = await selectBackend({ requireGpu: true, log, loaders: { "@tensorflow/tfjs-node-gpu": fakeTfjsNode(true) } });
+      expect(choice).toMatchObject({ name: "tensorflow", isGpu: true, skipped: [] });
+      expect(choice.reason).toBe("@tensorflow/tfjs-node-gpu: native TensorFlow on the GPU (CUDA)");
+      expect(lines).toHaveLength(1);
+    });
+
+    it("under requireGpu refuses tfjs-node on the CPU with the reason", async () => {
+      const err = await selectBackend({ requireGpu: true, log: () => {}, loaders: { "@tensorflow/tfjs-node-gpu": missing, "@tensorflow/tfjs-node": fakeTfjsNode(false) } }).then(
+        () => null,
+        (e: unknown) => e as BackendUnavailableError,
+      );
+      expect(err?.skipped[0]?.reason).toMatch(/@tensorflow\/tfjs-node runs TensorFlow on the CPU .*the GPU build is @tensorflow\/tfjs-node-gpu/);
+    });
   });
 
   it("rejects unknown names and an empty prefer list", async () => {

@@ -118,6 +118,16 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const previous = currentBackendName();
   const skipped: SkippedBackend[] = [];
 
+  const choose = (name: BackendName, attempt: Extract<Attempt, { ok: true }>): BackendChoice => {
+    log(`[peftjs] backend ${name}: chosen — ${attempt.reason}`);
+    const choice: BackendChoice = { name, reason: attempt.reason, isGpu: attempt.isGpu, skipped };
+    if (attempt.adapterInfo !== undefined) choice.adapterInfo = attempt.adapterInfo;
+    return choice;
+  };
+  // In the default order, native TensorFlow on the CPU (plain tfjs-node) is held back while WebGPU is
+  // tried: a hardware adapter beats it; anything else (no adapter, a software one) does not.
+  let heldBack: Extract<Attempt, { ok: true }> | undefined;
+
   for (const name of candidates) {
     let attempt: Attempt;
     try {
@@ -129,14 +139,23 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     } catch (e) {
       attempt = { ok: false, reason: `unexpected error: ${errorMessage(e)}` };
     }
-    if (attempt.ok) {
-      log(`[peftjs] backend ${name}: chosen — ${attempt.reason}`);
-      const choice: BackendChoice = { name, reason: attempt.reason, isGpu: attempt.isGpu, skipped };
-      if (attempt.adapterInfo !== undefined) choice.adapterInfo = attempt.adapterInfo;
-      return choice;
+    if (attempt.ok && name === "tensorflow" && !attempt.isGpu && preferred === undefined && candidates.includes("webgpu")) {
+      heldBack = attempt;
+      continue;
     }
-    log(`[peftjs] backend ${name}: skipped — ${attempt.reason}`);
-    skipped.push({ name, reason: attempt.reason });
+    if (attempt.ok && (heldBack === undefined || attempt.isGpu)) return choose(name, attempt);
+    if (!attempt.ok) {
+      log(`[peftjs] backend ${name}: skipped — ${attempt.reason}`);
+      skipped.push({ name, reason: attempt.reason });
+    } else {
+      log(`[peftjs] backend ${name}: skipped — ${attempt.reason}, but not a GPU: native TensorFlow on the CPU is faster`);
+      skipped.push({ name, reason: `${attempt.reason}, but not a GPU` });
+    }
+    if (heldBack !== undefined && name === "webgpu") {
+      if (await tf.setBackend("tensorflow")) return choose("tensorflow", { ...heldBack, reason: `${heldBack.reason} (WebGPU has no GPU here)` });
+      skipped.push({ name: "tensorflow", reason: 'tf.setBackend("tensorflow") failed when switching back to it' });
+      heldBack = undefined;
+    }
   }
 
   if (previous !== undefined && currentBackendName() !== previous) await tf.setBackend(previous);
