@@ -146,7 +146,7 @@ describe("train", () => {
 
   it("computes no gradient for frozen weights: only the listed params are differentiated", async () => {
     // y = x·Wᵀ + b. With W frozen, backward needs no matmul at all (∂L/∂b is a sum over rows), so a
-    // training step runs exactly one BatchMatMul (the forward); with W trained it runs two.
+    // training step runs exactly one matmul kernel (the forward); with W trained it runs two.
     const matMulsPerStep = async (trainW: boolean): Promise<{ count: number; wBefore: number[]; wAfter: number[] }> => {
       setSeed(3);
       const layer = new Linear(3, 2);
@@ -156,7 +156,7 @@ describe("train", () => {
       const profile = await tf.profile(async () => {
         await train({ model: layer, loss: mse(layer), batches: [batch], steps: 2, lr: 0.1 });
       });
-      const count = profile.kernels.filter((k) => k.name === "BatchMatMul").length / 2;
+      const count = profile.kernels.filter((k) => /MatMul/.test(k.name)).length / 2;
       const wAfter = values(layer.weight);
       layer.dispose();
       tf.dispose(batch);
