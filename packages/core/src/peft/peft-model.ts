@@ -116,6 +116,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     if (model instanceof PeftModel) throw new Error("PeftModel: the model is already a PeftModel; add adapters to it with addAdapter().");
     if (typeof (model as { forward?: unknown }).forward !== "function") throw new Error("PeftModel: the base model has no forward method.");
     this.baseModel = model;
+    this.training = model.training;
     this.registry = options.registry ?? null;
     this.warn = options.warn ?? ((m: string) => console.warn(m));
     // PEFT `_mark_only_adapters_as_trainable`: the base model is frozen, only adapter parameters train.
@@ -543,10 +544,12 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       this.inject(name, spec);
       const expected = this.adapterStateDict(name);
       checkAdapterTensors(expected, tensors, name, where, spec.config.baseModelNameOrPath);
-      for (const [key, target] of expected) {
-        const value = tensors.get(key)!;
-        (target as Variable).assign(value.dtype === target.dtype ? value : tf.cast(value, target.dtype));
-      }
+      tf.tidy(() => {
+        for (const [key, target] of expected) {
+          const value = tensors.get(key)!;
+          (target as Variable).assign(value.dtype === target.dtype ? value : tf.cast(value, target.dtype));
+        }
+      });
     } catch (error) {
       this.rollback(name, snap);
       throw error;
