@@ -50,7 +50,7 @@ function runCase(model: PretrainedModel, name: string, inputIds: number[][], ext
     logits: out.logits.arraySync(),
     loss: out.loss!.dataSync()[0]!,
   };
-  tf.dispose([out.logits, out.loss!, ...Object.values(inputs)]);
+  tf.dispose([out.logits, out.loss!, ...(Object.values(inputs) as tf.Tensor[])]);
   return result;
 }
 

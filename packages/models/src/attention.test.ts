@@ -87,7 +87,7 @@ describe("repeatKv", () => {
   it("repeats each kv head in place (head h uses kv head ⌊h / nRep⌋), like transformers", () => {
     const x = tf.tensor4d(Array.from({ length: 2 * 3 * 2 }, (_, i) => i), [1, 2, 3, 2]);
     const y = repeatKv(x, 3).arraySync() as number[][][][];
-    const xs = x.arraySync() as number[][][][];
+    const xs = x.arraySync();
     expect(y[0]!.length).toBe(6);
     for (let h = 0; h < 6; h++) expect(y[0]![h]).toEqual(xs[0]![Math.floor(h / 3)]);
     expect(repeatKv(x, 1)).toBe(x);

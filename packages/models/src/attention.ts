@@ -55,7 +55,7 @@ export function extendKeyValues(key: Tensor, value: Tensor, ctx: AttentionContex
   }
   const present = ctx.useCache ? { key: k, value: v } : undefined;
   if (ctx.prefix !== undefined) {
-    const batch = key.shape[0]!;
+    const batch = key.shape[0];
     k = tf.concat([broadcastBatch(ctx.prefix.key, batch), k], 2);
     v = tf.concat([broadcastBatch(ctx.prefix.value, batch), v], 2);
   }

@@ -9,6 +9,8 @@
  */
 import { tf, isTunerLayer, readSafetensors, safetensorsStream, writeDirAtomic } from "@peftjs/core";
 import type { PreTrainedModelLike, Tensor } from "@peftjs/core";
+import type * as NodeFsModule from "node:fs/promises";
+import type * as NodePathModule from "node:path";
 import type { BaseModelConfig, JsonObject } from "./config.js";
 
 /** How one architecture is read from and written to a Hugging Face folder. */
@@ -41,8 +43,8 @@ export interface LoadPretrainedOptions {
   onWarning?: (message: string) => void;
 }
 
-type NodeFs = typeof import("node:fs/promises");
-type NodePath = typeof import("node:path");
+type NodeFs = typeof NodeFsModule;
+type NodePath = typeof NodePathModule;
 
 // Node's modules load on first use so that importing @peftjs/models in a browser does not fail.
 async function node(): Promise<{ fs: NodeFs; path: NodePath }> {

@@ -46,8 +46,8 @@ export class ConfigReader {
   }
 
   positiveInt(key: string, fallback?: number): number {
-    const v = this.int(key, fallback);
-    if (v === 0) throw this.error(key, "a positive integer", v);
+    const v = this.json[key] ?? fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw this.error(key, "a positive integer", v);
     return v;
   }
 

@@ -34,7 +34,8 @@ function specFor(modelType: unknown, where: string): ArchitectureSpec<BaseModelC
   if (typeof modelType !== "string" || !(modelType in ARCHITECTURES)) {
     throw new Error(`${where}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(", ")}.`);
   }
-  return ARCHITECTURES[modelType as ModelType] as unknown as ArchitectureSpec<BaseModelConfig, PretrainedModel>;
+  const name: ModelType = modelType as ModelType;
+  return ARCHITECTURES[name];
 }
 
 /**

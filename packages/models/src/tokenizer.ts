@@ -3,9 +3,27 @@
  * run by @huggingface/tokenizers (Tokenizers.js, the tokenizer of transformers.js: BPE, WordPiece,
  * Unigram, with the normalizers, pre-tokenizers, post-processors and decoders of the Rust library).
  */
-import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
+import { Tokenizer as TokenizerImpl } from "@huggingface/tokenizers";
 import { readJsonFile } from "./checkpoint.js";
 import type { JsonObject } from "./config.js";
+
+/**
+ * The part of Tokenizers.js's `Tokenizer` used here. Its published .d.ts files use extensionless relative
+ * imports, which TypeScript's NodeNext resolution cannot follow (the class arrives untyped), so the
+ * signatures (from its types/core/Tokenizer.d.ts, 0.2.0) are restated.
+ */
+interface TokenizersJs {
+  encode(
+    text: string,
+    options: { text_pair?: string | null; add_special_tokens?: boolean; return_token_type_ids?: boolean | null },
+  ): { ids: number[]; tokens: string[]; attention_mask: number[]; token_type_ids?: number[] };
+  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
+  tokenize(text: string): string[];
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}
+const HFTokenizer = TokenizerImpl as unknown as new (tokenizerJson: object, tokenizerConfig: object) => TokenizersJs;
 
 export interface EncodeOptions {
   /** Add the post-processor's special tokens ([CLS] … [SEP], BOS …); default true. */
@@ -32,7 +50,7 @@ export interface BatchEncoding {
 
 /** A loaded tokenizer: encode text to ids and back. */
 export class PretrainedTokenizer {
-  private readonly tokenizer: HFTokenizer;
+  private readonly tokenizer: TokenizersJs;
 
   constructor(
     readonly tokenizerJson: JsonObject,
@@ -143,13 +161,12 @@ export class PretrainedTokenizer {
 
 /** Loads `tokenizer.json` (required) and `tokenizer_config.json` (optional) from a local folder. */
 export async function loadTokenizer(dir: string): Promise<PretrainedTokenizer> {
-  const { join } = await import("node:path");
-  const { access } = await import("node:fs/promises");
-  const tokenizerJson = await readJsonFile(join(dir, "tokenizer.json"), "loadTokenizer");
-  const configFile = join(dir, "tokenizer_config.json");
+  const [path, fs] = await Promise.all([import("node:path"), import("node:fs/promises")]);
+  const tokenizerJson = await readJsonFile(path.join(dir, "tokenizer.json"), "loadTokenizer");
+  const configFile = path.join(dir, "tokenizer_config.json");
   let config: JsonObject = {};
   try {
-    await access(configFile);
+    await fs.access(configFile);
     config = await readJsonFile(configFile, "loadTokenizer");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;

@@ -111,7 +111,7 @@ function readRopeTheta(json: JsonObject, r: ConfigReader, source: string): numbe
     const params = p as JsonObject;
     const type = params.rope_type ?? params.type ?? "default";
     if (type !== "default") {
-      throw new Error(`${source}: ${key}.rope_type "${String(type)}" is not supported; only the default RoPE is implemented (no scaling).`);
+      throw new Error(`${source}: ${key}.rope_type ${JSON.stringify(type)} is not supported; only the default RoPE is implemented (no scaling).`);
     }
     if (params.rope_theta !== undefined) return new ConfigReader(params, `${source} ${key}`).number("rope_theta");
   }
