@@ -19,7 +19,7 @@ export function dora(options: LoraOptions = {}): AdapterSpec<LoraConfig> {
   return lora({ ...options, useDora: true });
 }
 
-export { loraMethod, injectLora, loraFileKey, loraParamPath, LORA_PREFIX, DEFAULT_LORA_TARGETS } from "./method.js";
+export { loraMethod, injectLora, loraFileKey, loraParamPath, LORA_PREFIX, LORA_ADAPTER_LAYER_NAMES, DEFAULT_LORA_TARGETS } from "./method.js";
 export { parseLoraConfig, toPeftLoraConfig, fromPeftLoraConfig, LoraConfigError, LORA_DEFAULTS } from "./config.js";
 export type { LoraConfig, LoraOptions, LoraBias, InitLoraWeights } from "./config.js";
 export { LoraLayer, LoraLinear, LoraEmbedding, isLoraLayer, updatedRowNorm, BASE_ROW } from "./layer.js";

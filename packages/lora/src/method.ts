@@ -5,8 +5,6 @@
  */
 import {
   Embedding,
-  defaultAdapterFileKey,
-  defaultAdapterParamPath,
   getPatternValue,
   isLinearLike,
   isTunerLayer,
@@ -136,29 +134,46 @@ function isBiasPath(path: string): boolean {
   return !path.includes(".modules_to_save.") && !path.includes(".original_module.");
 }
 
+/** The per-adapter containers of a LoRA tuner layer (peft `LoraLayer.adapter_layer_names`). */
+export const LORA_ADAPTER_LAYER_NAMES: readonly string[] = ["lora_A", "lora_B", "lora_embedding_A", "lora_embedding_B", "lora_magnitude_vector"];
+
+/** Index of the last path segment that is one of LoRA's adapter containers, or -1. */
+function lastAdapterSegment(parts: readonly string[]): number {
+  for (let i = parts.length - 1; i >= 0; i--) if (LORA_ADAPTER_LAYER_NAMES.includes(parts[i]!)) return i;
+  return -1;
+}
+
 /**
  * Parameter path → adapter_model.safetensors key (without `base_model.model.`), as PEFT's
- * `get_peft_model_state_dict` writes it: the adapter name is dropped (`…lora_A.default.weight` →
- * `…lora_A.weight`, `…lora_magnitude_vector.default` → `…lora_magnitude_vector`), and with bias "all" /
- * "lora_only" the trained base biases are saved under their own paths (`…c_attn.base_layer.bias`).
+ * `get_peft_model_state_dict` writes it: the adapter name after the LoRA container is dropped
+ * (`…lora_A.default.weight` → `…lora_A.weight`, `…lora_magnitude_vector.default` → `…lora_magnitude_vector`),
+ * and with bias "all" / "lora_only" the trained base biases are saved under their own paths
+ * (`…c_attn.base_layer.bias`). Containers are matched by name rather than by the "lora_" prefix, so a base
+ * module that happens to be called `lora_something` is not mistaken for an adapter (PEFT matches
+ * structurally for the same reason).
  */
 export function loraFileKey(paramPath: string, adapterName: string, config: LoraConfig): string | null {
-  const key = defaultAdapterFileKey(paramPath, adapterName, LORA_PREFIX);
-  if (key !== null) return key;
-  if (paramPath.split(".").some((p) => p.startsWith(LORA_PREFIX))) return null; // another adapter's parameter
+  const parts = paramPath.split(".");
+  const i = lastAdapterSegment(parts);
+  if (i >= 0 && i + 1 < parts.length) {
+    if (parts[i + 1] !== adapterName) return null; // another adapter's parameter
+    return [...parts.slice(0, i + 1), ...parts.slice(i + 2)].join(".");
+  }
   if (config.bias === "all" && isBiasPath(paramPath)) return paramPath;
   if (config.bias === "lora_only" && paramPath.endsWith(".base_layer.bias") && isBiasPath(paramPath)) return paramPath;
   return null;
 }
 
 /**
- * adapter_model.safetensors key → parameter path. Keys without a LoRA part (saved biases, the embedding
- * weights PEFT saves when an embedding is targeted) pass through unchanged, as in PEFT's
- * `_remap_adapter_state_dict_for_load`.
+ * adapter_model.safetensors key → parameter path, the inverse of `loraFileKey`. Keys without a LoRA container
+ * (saved biases, the embedding weights PEFT saves when an embedding is targeted) pass through unchanged, as
+ * in PEFT's `_remap_adapter_state_dict_for_load`.
  */
 export function loraParamPath(fileKey: string, adapterName: string): string {
-  if (!fileKey.split(".").some((p) => p.startsWith(LORA_PREFIX))) return fileKey;
-  return defaultAdapterParamPath(fileKey, adapterName, LORA_PREFIX);
+  const parts = fileKey.split(".");
+  const i = lastAdapterSegment(parts);
+  if (i < 0) return fileKey;
+  return [...parts.slice(0, i + 1), adapterName, ...parts.slice(i + 1)].join(".");
 }
 
 export const loraMethod: Method<LoraConfig> = {
