@@ -129,6 +129,18 @@ describe("LoraLinear forward", () => {
     layer.dispose();
   });
 
+  it("init is reproducible under setSeed", () => {
+    const init = (): Float32Array => {
+      setSeed(5);
+      const layer = new LoraLinear(linearBase("linear"));
+      layer.updateLayer("default", settings());
+      const v = Float32Array.from([...layer.loraA("default").dataSync(), ...layer.loraB("default").dataSync()]);
+      layer.dispose();
+      return v;
+    };
+    expect(maxAbsDiff(init(), init())).toBe(0);
+  });
+
   it("gaussian init: A ~ N(0, (1/r)²), B = 0", () => {
     const layer = new LoraLinear(new Linear(400, 4));
     layer.updateLayer("default", settings({ r: 4, initLoraWeights: "gaussian" }));
@@ -415,6 +427,23 @@ describe("PiSSA init", () => {
     expect(relErr(y.dataSync(), expected.data)).toBeLessThan(1e-5);
     tf.dispose([wTensor, x, y]);
     layer.dispose();
+  });
+
+  it('"pissa_niter_<n>" (randomized subspace iteration) gives the same split for a well-separated spectrum', () => {
+    // 40×30 with r = 2: the 12-column sketch is smaller than the matrix, so the randomized path runs.
+    const [out, inF] = [40, 30];
+    const sigma = [3, 2, ...Array.from({ length: 28 }, (_, i) => 0.2 * 0.8 ** i)];
+    const w = matmul(scaleCols(randomOrthonormal(out, 30, 31), sigma), transpose(randomOrthonormal(inF, 30, 32)));
+    const make = (init: "pissa" | "pissa_niter_6"): Float32Array => {
+      const t = tf.tensor2d(Float32Array.from(w.data), [out, inF]);
+      const layer = new LoraLinear(new Linear(inF, out, { weight: t }));
+      t.dispose();
+      layer.updateLayer("default", settings({ r: 2, initLoraWeights: init }));
+      const residual = Float32Array.from(layer.baseLayer.weight.dataSync());
+      layer.dispose();
+      return residual;
+    };
+    expect(maxAbsDiff(make("pissa_niter_6"), make("pissa"))).toBeLessThan(1e-6);
   });
 
   it("refuses r above min(in, out)", () => {
