@@ -285,6 +285,24 @@ describe("LoraEmbedding", () => {
     layer.dispose();
   });
 
+  it("mixed batch: row 0 uses the adapter, row 1 the base embedding", () => {
+    const base = embeddingBase();
+    const layer = new LoraEmbedding(base);
+    layer.updateLayer("default", settings());
+    const x = tf.tensor2d(ids, [2, 3], "int32");
+    layer.setRowAdapters(["default", "__base__"]);
+    const y = layer.forward(x);
+    layer.setRowAdapters(null);
+    const a = fromTensor(layer.loraA("default"));
+    const b = fromTensor(layer.loraB("default"));
+    const w = fromTensor(base.weight);
+    const row0 = add(pickRows(w, ids[0]!), scale(matmul(pickRows(transpose(a), ids[0]!), transpose(b)), 2));
+    const row1 = pickRows(w, ids[1]!);
+    expect(relErr(y.dataSync(), [...row0.data, ...row1.data])).toBeLessThan(1e-6);
+    tf.dispose([x, y]);
+    layer.dispose();
+  });
+
   it("DoRA: forward = (W + s(BA)ᵀ)[ids]·diag(m/‖column‖)", () => {
     const base = embeddingBase();
     const layer = new LoraEmbedding(base);
