@@ -8,7 +8,8 @@
  * initialised) is described by an `ArchitectureSpec`; the models' files define theirs.
  */
 import { tf, isTunerLayer, readSafetensors, safetensorsStream, writeDirAtomic } from "@peftjs/core";
-import type { PreTrainedModelLike, Tensor } from "@peftjs/core";
+import type { PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
+import { initNormal, withoutInit } from "./modules.js";
 import type * as NodeFsModule from "node:fs/promises";
 import type * as NodePathModule from "node:path";
 import type { BaseModelConfig, JsonObject } from "./config.js";
@@ -159,7 +160,9 @@ export async function loadWithSpec<C extends BaseModelConfig, M extends PreTrain
   let model: M | undefined;
   try {
     for (const note of spec.adaptStateDict(tensors, config)) warn(note);
-    model = spec.build(config);
+    // Weights start as zeros (no random sampling): the checkpoint overwrites them, and heads it lacks are
+    // initialised below as transformers initialises new heads.
+    model = withoutInit(() => spec.build(config));
     const own = model.stateDict();
     const missing = [...own.keys()].filter((k) => !tensors.has(k));
     const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
@@ -173,6 +176,12 @@ export async function loadWithSpec<C extends BaseModelConfig, M extends PreTrain
     const initialised = missing.filter((k) => spec.missingAllowed(k, config) === "initialised");
     if (initialised.length > 0) {
       warn(`loadPretrained: ${spec.architecture} weights not in the checkpoint, newly initialised: ${preview(initialised)}. Train them before use.`);
+      for (const key of initialised) {
+        const v = own.get(key) as Variable;
+        // transformers `_init_weights`: biases 0, weights N(0, initializer_range) (norm weights would be 1, but
+        // heads are Linear layers).
+        tf.tidy(() => v.assign(key.endsWith(".bias") ? tf.zerosLike(v) : initNormal(v.shape, config.initializerRange)));
+      }
     }
     if (unexpected.length > 0) {
       const message = `the checkpoint has tensors ${spec.architecture} does not use: ${preview(unexpected)}`;

@@ -19,6 +19,8 @@ export type BaseModelConfig = {
   readonly numKeyValueHeads: number;
   readonly headDim: number;
   readonly maxPositionEmbeddings: number;
+  /** Std of the normal initialisation of weights (transformers `initializer_range`). */
+  readonly initializerRange: number;
   readonly bosTokenId: number | null;
   readonly eosTokenId: number | number[] | null;
   readonly padTokenId: number | null;

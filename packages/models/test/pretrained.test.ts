@@ -80,6 +80,11 @@ describe("checkpoint key conventions", () => {
     const model = (await loadPretrained(dir, { onWarning: (m) => warnings.push(m) })) as BertForSequenceClassification;
     expect(warnings.join("\n")).toMatch(/dropped the pretraining heads/);
     expect(warnings.join("\n")).toMatch(/newly initialised: classifier\.weight, classifier\.bias/);
+    // New heads are drawn like transformers' (N(0, initializer_range) weights, zero bias), not left at zero.
+    const head = model.stateDict();
+    const { variance } = tf.moments(head.get("classifier.weight")!);
+    expect(Math.sqrt(variance.dataSync()[0]!)).toBeGreaterThan(0.1);
+    expect(Array.from(head.get("classifier.bias")!.dataSync())).toEqual([0, 0, 0]);
     // The encoder is transformers' exactly: compare its pooled output with the original folder's.
     const original = (await loadPretrained(fixture("bert"))) as BertForSequenceClassification;
     const inputs = caseInputs(readExpected(fixture("bert")).cases[1]!);

@@ -6,14 +6,14 @@
  * Post-LayerNorm blocks, bidirectional attention with a padding mask, key/value prefixes (and a cache,
  * which an encoder rarely needs but prefix methods share the code path with).
  */
-import { tf, Dropout, Embedding, LayerNorm, Module, ModuleList } from "@peftjs/core";
-import type { LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike, Tensor } from "@peftjs/core";
+import { tf, Dropout, LayerNorm, Module, ModuleList } from "@peftjs/core";
+import type { Embedding, LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike, Tensor } from "@peftjs/core";
 import { getActivation } from "../activations.js";
 import type { Activation } from "../activations.js";
 import { extendKeyValues, mergeHeads, scaledDotProductAttention, setupAttention, splitHeads } from "../attention.js";
 import type { AttentionContext } from "../attention.js";
 import { sequenceClassificationLoss } from "../loss.js";
-import { callModule, childModule, embeddingAt, normalLinear, tidyOutput } from "../modules.js";
+import { callModule, childModule, embeddingAt, normalEmbedding, normalLinear, tidyOutput } from "../modules.js";
 import { bertConfigFromJson, bertConfigToJson } from "./config.js";
 import type { BertConfig } from "./config.js";
 import { adaptBertStateDict, bertMissingAllowed, bertTiedKeys } from "./checkpoint.js";
@@ -25,15 +25,11 @@ interface LayerOutput {
   present: LayerKV | undefined;
 }
 
-function embedding(n: number, dim: number, std: number): Embedding {
-  return new Embedding(n, dim, { initStd: std });
-}
-
 export class BertEmbeddings extends Module {
   constructor(readonly config: BertConfig) {
     super();
     const { hiddenSize: h, initializerRange: std } = config;
-    const words = this.registerModule("word_embeddings", embedding(config.vocabSize, h, std));
+    const words = this.registerModule("word_embeddings", normalEmbedding(config.vocabSize, h, std));
     // transformers zeroes the padding token's row at init (nn.Embedding padding_idx).
     if (config.padTokenId !== null && config.padTokenId < config.vocabSize) {
       const pad = config.padTokenId;
@@ -42,8 +38,8 @@ export class BertEmbeddings extends Module {
         words.weight.assign(tf.mul(words.weight, tf.cast(keep, "float32")));
       });
     }
-    this.registerModule("position_embeddings", embedding(config.maxPositionEmbeddings, h, std));
-    this.registerModule("token_type_embeddings", embedding(config.typeVocabSize, h, std));
+    this.registerModule("position_embeddings", normalEmbedding(config.maxPositionEmbeddings, h, std));
+    this.registerModule("token_type_embeddings", normalEmbedding(config.typeVocabSize, h, std));
     this.registerModule("LayerNorm", new LayerNorm(h, config.layerNormEps));
     this.registerModule("dropout", new Dropout(config.hiddenDropoutProb));
   }

@@ -5,14 +5,15 @@
  * Projections are GPT-2 `Conv1D`s (weight `[in, out]`). Pre-LayerNorm blocks, learned absolute
  * positions, causal attention with key/value prefixes and a KV cache.
  */
-import { tf, Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList } from "@peftjs/core";
+import { tf, Dropout, LayerNorm, Linear, Module, ModuleList } from "@peftjs/core";
+import type { Embedding } from "@peftjs/core";
 import type { LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike, Tensor } from "@peftjs/core";
 import { getActivation } from "../activations.js";
 import type { Activation } from "../activations.js";
 import { extendKeyValues, mergeHeads, scaledDotProductAttention, setupAttention, splitHeads } from "../attention.js";
 import type { AttentionContext } from "../attention.js";
 import { causalLmLoss } from "../loss.js";
-import { callModule, childModule, embeddingAt, normalLinear, tidyOutput, tieLinearWeight } from "../modules.js";
+import { callModule, childModule, embeddingAt, normalConv1D, normalEmbedding, normalLinear, tidyOutput, tieLinearWeight } from "../modules.js";
 import { gpt2ConfigFromJson, gpt2ConfigToJson } from "./config.js";
 import type { GPT2Config } from "./config.js";
 import { adaptGPT2StateDict, gpt2MissingAllowed, gpt2TiedKeys } from "./checkpoint.js";
@@ -32,9 +33,9 @@ export class GPT2Attention extends Module {
     super();
     const c = config.hiddenSize;
     const std = config.initializerRange;
-    this.registerModule("c_attn", new Conv1D(c, 3 * c, { initStd: std }));
+    this.registerModule("c_attn", normalConv1D(c, 3 * c, std));
     // transformers scales the residual projections' init by 1/√(2·n_layer) (GPT-2 paper, section 2.3).
-    this.registerModule("c_proj", new Conv1D(c, c, { initStd: std / Math.sqrt(2 * config.numHiddenLayers) }));
+    this.registerModule("c_proj", normalConv1D(c, c, std / Math.sqrt(2 * config.numHiddenLayers)));
     this.registerModule("attn_dropout", new Dropout(config.attnPdrop));
     this.registerModule("resid_dropout", new Dropout(config.residPdrop));
   }
@@ -59,8 +60,8 @@ export class GPT2MLP extends Module {
   constructor(readonly config: GPT2Config) {
     super();
     const std = config.initializerRange;
-    this.registerModule("c_fc", new Conv1D(config.hiddenSize, config.intermediateSize, { initStd: std }));
-    this.registerModule("c_proj", new Conv1D(config.intermediateSize, config.hiddenSize, { initStd: std / Math.sqrt(2 * config.numHiddenLayers) }));
+    this.registerModule("c_fc", normalConv1D(config.hiddenSize, config.intermediateSize, std));
+    this.registerModule("c_proj", normalConv1D(config.intermediateSize, config.hiddenSize, std / Math.sqrt(2 * config.numHiddenLayers)));
     this.registerModule("dropout", new Dropout(config.residPdrop));
     this.act = getActivation(config.activationFunction, "GPT2Config.activation_function");
   }
@@ -95,8 +96,8 @@ export class GPT2Model extends Module {
   constructor(readonly config: GPT2Config) {
     super();
     const std = config.initializerRange;
-    this.registerModule("wte", new Embedding(config.vocabSize, config.hiddenSize, { initStd: std }));
-    this.registerModule("wpe", new Embedding(config.maxPositionEmbeddings, config.hiddenSize, { initStd: std }));
+    this.registerModule("wte", normalEmbedding(config.vocabSize, config.hiddenSize, std));
+    this.registerModule("wpe", normalEmbedding(config.maxPositionEmbeddings, config.hiddenSize, std));
     this.registerModule("drop", new Dropout(config.embdPdrop));
     const blocks = new ModuleList<GPT2Block>();
     for (let i = 0; i < config.numHiddenLayers; i++) blocks.append(new GPT2Block(config, i));

@@ -7,14 +7,14 @@
  * Key/value prefixes are concatenated as given, without rotary: PEFT prefix tuning hands them to the model
  * as `past_key_values`, which LLaMA treats as already rotated.
  */
-import { tf, Dropout, Embedding, Linear, Module, ModuleList, RMSNorm } from "@peftjs/core";
-import type { LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike, Tensor } from "@peftjs/core";
+import { tf, Dropout, Linear, Module, ModuleList, RMSNorm } from "@peftjs/core";
+import type { Embedding, LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike, Tensor } from "@peftjs/core";
 import { getActivation } from "../activations.js";
 import type { Activation } from "../activations.js";
 import { extendKeyValues, mergeHeads, repeatKv, scaledDotProductAttention, setupAttention, splitHeads } from "../attention.js";
 import type { AttentionContext } from "../attention.js";
 import { causalLmLoss } from "../loss.js";
-import { callModule, childModule, embeddingAt, normalLinear, tidyOutput, tieLinearWeight } from "../modules.js";
+import { callModule, childModule, embeddingAt, normalEmbedding, normalLinear, tidyOutput, tieLinearWeight } from "../modules.js";
 import { llamaConfigFromJson, llamaConfigToJson } from "./config.js";
 import type { LlamaConfig } from "./config.js";
 import { adaptLlamaStateDict, llamaMissingAllowed, llamaTiedKeys } from "./checkpoint.js";
@@ -99,7 +99,7 @@ export class LlamaDecoderLayer extends Module {
 export class LlamaModel extends Module {
   constructor(readonly config: LlamaConfig) {
     super();
-    this.registerModule("embed_tokens", new Embedding(config.vocabSize, config.hiddenSize, { initStd: config.initializerRange }));
+    this.registerModule("embed_tokens", normalEmbedding(config.vocabSize, config.hiddenSize, config.initializerRange));
     const layers = new ModuleList<LlamaDecoderLayer>();
     for (let i = 0; i < config.numHiddenLayers; i++) layers.append(new LlamaDecoderLayer(config));
     this.registerModule("layers", layers);
