@@ -91,6 +91,9 @@ const PROBLEM_TYPES: readonly ProblemType[] = ["regression", "single_label_class
 
 export function bertConfigFromJson(json: JsonObject, source = "config.json"): BertConfig {
   const r = new ConfigReader(json, source);
+  if (r.bool("is_decoder", false) || r.bool("add_cross_attention", false)) {
+    throw new Error(`${source}: BERT as a decoder (is_decoder / add_cross_attention) is not supported; only the encoder is implemented.`);
+  }
   const positionType = r.string("position_embedding_type", "absolute");
   if (positionType !== "absolute") {
     throw new Error(`${source}: position_embedding_type "${positionType}" is not supported; only "absolute" BERT is implemented.`);

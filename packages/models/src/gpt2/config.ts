@@ -82,6 +82,7 @@ function makeGPT2Config(f: Omit<GPT2Config, "modelType" | "headDim" | "numKeyVal
 /** Parses a GPT-2 config.json object (transformers defaults for absent fields). */
 export function gpt2ConfigFromJson(json: JsonObject, source = "config.json"): GPT2Config {
   const r = new ConfigReader(json, source);
+  if (r.bool("add_cross_attention", false)) throw new Error(`${source}: GPT-2 with cross-attention (add_cross_attention) is not supported.`);
   const hidden = r.positiveInt("n_embd", 768);
   return makeGPT2Config(
     {
