@@ -11,13 +11,15 @@ export class Progress {
   private total = 0;
   private done = 0;
   private lastDraw = 0;
-  private readonly start = Date.now();
+  private readonly start: number;
 
   constructor(
     private readonly bars: boolean,
     private readonly out: ProgressSink = process.stderr,
     private readonly now: () => number = () => Date.now(),
-  ) {}
+  ) {
+    this.start = now();
+  }
 
   /** A phase line: "[  12.3s] quality · lora". */
   phase(text: string): void {

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { assertSingleEngine, selectBackend, tf } from "@peftjs/core";
+import { assertSingleEngine, tf } from "@peftjs/core";
 import type { Tensor } from "@peftjs/core";
 import { loadPretrained, loadTokenizer } from "@peftjs/models";
 import type { GPT2Config } from "@peftjs/models";
@@ -16,7 +16,7 @@ import type { Dataset } from "./data/example.js";
 import { byteTokenizer, loadLocalDataset } from "./data/local.js";
 import type { TextTokenizer } from "./data/local.js";
 import { makeSyntheticDataset } from "./data/synthetic.js";
-import { ensureTrainingKernels } from "./engine/kernels.js";
+import { setupBackend } from "./engine/backend.js";
 import { cloneWeights, describeModel, disposeWeights, gpt2ConfigFor, instantiate } from "./engine/model.js";
 import { selectVariants } from "./methods.js";
 import type { BenchVariant } from "./methods.js";
@@ -110,16 +110,13 @@ export async function runBench(o: CliOptions, argv: readonly string[] = []): Pro
 
   // Backend and preset.
   const backendNotes: string[] = [];
-  const choice = await selectBackend({
-    ...(o.backend === "auto" ? {} : { prefer: o.backend }),
-    log: (line) => {
-      backendNotes.push(line);
-      progress.phase(line);
-    },
+  const { choice, addedKernels } = await setupBackend(o.backend, (line) => {
+    backendNotes.push(line);
+    progress.phase(line);
   });
   assertSingleEngine();
   const tensorsAtStart = tf.memory().numTensors;
-  for (const k of ensureTrainingKernels(choice.name)) notes.push(`The bench registered a kernel the backend lacks: ${k}.`);
+  for (const k of addedKernels) notes.push(`The bench registered a kernel the backend lacks: ${k}.`);
   const preset = resolvePreset(o.preset ?? defaultPresetName(choice.name, choice.isGpu), o);
   const variants = selectVariants(o.methods);
   const outDir = o.out === null ? defaultOutDir() : userPath(o.out);

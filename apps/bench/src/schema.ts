@@ -186,8 +186,10 @@ export function validate(value: unknown, schema: JsonSchema = RESULTS_SCHEMA, ro
     const ok = results.filter((r) => r.length === 0).length;
     if (ok === 1) return [];
     if (ok > 1) return [`${path}: matches more than one alternative`];
-    // Report the alternative that got furthest (fewest problems).
-    return results.reduce((a, b) => (b.length < a.length ? b : a));
+    // Report the alternative of the value's own type (not "expected null"), then the one with fewest problems.
+    const typeMismatch = (r: string[]): boolean => r.length === 1 && r[0]!.startsWith(`${path}: expected `);
+    const candidates = results.filter((r) => !typeMismatch(r));
+    return (candidates.length > 0 ? candidates : results).reduce((a, b) => (b.length < a.length ? b : a));
   }
   const errors: string[] = [];
   if (schema.type !== undefined) {

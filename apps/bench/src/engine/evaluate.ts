@@ -4,7 +4,7 @@
  * label t+1, as in the causal-LM loss. Sums are taken in float64 on the host.
  */
 import { tf } from "@peftjs/core";
-import type { Module, Tensor } from "@peftjs/core";
+import type { Tensor } from "@peftjs/core";
 import { evalBatches } from "../data/batches.js";
 import type { Example } from "../data/example.js";
 import type { LmLike } from "./train.js";
@@ -17,7 +17,7 @@ export interface HeldOutMetrics {
   positions: number;
 }
 
-export async function evaluate(model: LmLike & Partial<Pick<Module, "eval" | "train" | "training">>, examples: readonly Example[], batchSize: number): Promise<HeldOutMetrics> {
+export async function evaluate(model: LmLike & { training?: boolean; eval?(): unknown; train?(): unknown }, examples: readonly Example[], batchSize: number): Promise<HeldOutMetrics> {
   const wasTraining = model.training === true;
   model.eval?.();
   let nllSum = 0;

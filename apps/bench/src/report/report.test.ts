@@ -1,0 +1,86 @@
+import { describe, it, expect } from "vitest";
+import { renderMarkdown, markdownTable } from "./markdown.js";
+import { renderHtml } from "./html.js";
+import { renderConsole, textTable } from "./console.js";
+import { barChart, scatterChart } from "./svg.js";
+import { sampleBenchResults } from "../../test/sample-results.js";
+import type { PeerResults } from "../results.js";
+
+const summary = (median: number) => ({ n: 3, median, p10: median * 0.9, p90: median * 1.1, mean: median, min: median * 0.8, max: median * 1.2 });
+
+function withPeer() {
+  const r = sampleBenchResults();
+  const peer: PeerResults = {
+    schemaVersion: 1,
+    tool: "PyTorch + PEFT",
+    versions: { torch: "2.11.0", peft: "0.21.0" },
+    device: "cuda",
+    deviceName: "NVIDIA H100 80GB HBM3",
+    dtype: "float32 (TF32 off)",
+    attnImplementation: "eager",
+    baseInferenceMs: null,
+    methods: [
+      {
+        name: "lora",
+        config: "r=8",
+        trainable: { params: 100, total: 1100, percent: 9.09 },
+        adapterFileBytes: 600,
+        training: { batch: 2, seq: 8, warmupSteps: 1, firstStepMs: 10, stepMs: summary(4), tokensPerSecond: 4000, peakBytes: 2048, reservedBytes: 4096 },
+        inferenceUnmergedMs: { batch1: summary(1), batch8: summary(2) },
+        inferenceMergedMs: { batch1: summary(0.5), batch8: summary(1) },
+        merge: { mergeMs: summary(1), unmergeMs: summary(1) },
+        error: null,
+      },
+    ],
+  };
+  r.peer = { status: "ok", source: "peer.json", results: peer };
+  return r;
+}
+
+describe("reports", () => {
+  it("Markdown: provenance, a row per method in every table, the combination section", () => {
+    const md = renderMarkdown(sampleBenchResults());
+    expect(md).toContain("- **card**: NVIDIA H100 80GB HBM3, driver 580.1, 81559 MiB");
+    expect(md).toContain("## Training step");
+    expect(md).toMatch(/\| LoRA \| 2\.00 ms \| 1\.20 \| 2\.80 \| 40\.0 ms \| 8000 \| 4\.00 KiB \| – \| 0 \|/);
+    expect(md).toMatch(/\| base \(no adaptation\) \| 0% \| 2\.4000 \| 20\.0% \|/);
+    expect(md).toContain("## Adapter combination");
+    expect(md).toContain("Peer unavailable: python3 lacks torch");
+  });
+
+  it("Markdown tables escape pipes; the console table aligns columns", () => {
+    const t = markdownTable({ id: "x", title: "x", caption: "", headers: ["a|b", "n"], align: ["l", "r"], rows: [["x|y", "1"]] });
+    expect(t.split("\n")).toEqual(["| a\\|b | n |", "| --- | ---: |", "| x\\|y | 1 |"]);
+    expect(textTable(["m", "v"], [["abc", "1"], ["d", "100"]], ["l", "r"]).split("\n")).toEqual(["m      v", "───  ───", "abc    1", "d    100"]);
+  });
+
+  it("peer ratios are ours / theirs", () => {
+    const r = withPeer();
+    const md = renderMarkdown(r);
+    // step 2 ms vs 4 ms → 0.50×; peak 4096 vs 2048 bytes → 2.00×; merged batch-1 latency 2 vs 0.5 ms → 4.00×
+    expect(md).toMatch(/\| LoRA \| 2\.00 ms \| 4\.00 ms \| 0\.50× \| 4\.00 KiB \| 2\.00 KiB \| 2\.00× \| 2\.00 ms \| 0\.500 ms \| 4\.00× \| yes \|/);
+    expect(renderConsole(r)).toMatch(/0\.50×/);
+  });
+
+  it("HTML is self-contained: inline SVG charts, no script, no external resource, labels escaped", () => {
+    const r = withPeer();
+    r.methods[0]!.label = "Lo<RA>";
+    const html = renderHtml(r);
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    expect(html.match(/<svg /g)?.length).toBe(3);
+    expect(html).not.toMatch(/<script|<link|src=|href="http|url\(/i);
+    expect(html).toContain("Lo&lt;RA&gt;");
+    expect(html).not.toContain("Lo<RA>");
+  });
+
+  it("charts scale bars to the largest value and place scatter points by log x", () => {
+    const svg = barChart({ title: "t", unit: "ms", categories: ["a", "b"], series: [{ name: "s", values: [5, 10] }], format: String });
+    const widths = [...svg.matchAll(/<rect x="150" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(widths).toEqual([210, 420]);
+    const sc = scatterChart({ title: "q", xLabel: "x", yLabel: "y", logX: true, points: [{ label: "p", x: 1, y: 1 }, { label: "q", x: 100, y: 2 }], formatX: String, formatY: String });
+    const xs = [...sc.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    // plot spans 60..640 with 10% padding on log10 x ∈ [0, 2] → x0 = −0.2, x1 = 2.2
+    expect(xs[0]).toBeCloseTo(60 + (0.2 / 2.4) * 580, 0);
+    expect(xs[1]).toBeCloseTo(60 + (2.2 / 2.4) * 580, 0);
+  });
+});
