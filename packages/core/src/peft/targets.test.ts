@@ -161,6 +161,7 @@ describe("matchTargets — PEFT's check_target_module_exists", () => {
       "lm_head",
     ]);
     expect(() => matchTargets(m, sel({ targetModules: null }))).toThrow(/No targetModules given/);
+    expect(() => matchTargets(m, sel({ targetModules: ["q_proj", ""] }))).toThrow(/targetModules entries must be non-empty module names/);
   });
 
   it("isTargetable filters name matches and says so when nothing is left", () => {

@@ -155,6 +155,12 @@ function validateSelection(selection: TargetSelection, layers: number[] | null, 
   if (t !== null && t !== undefined && typeof t !== "string" && !Array.isArray(t)) {
     throw new Error(`targetModules must be a list of module names, a regular expression string, "all-linear" or null; got ${show(t)}.`);
   }
+  for (const [field, v] of [
+    ["targetModules", t],
+    ["excludeModules", selection.excludeModules],
+  ] as const) {
+    if (Array.isArray(v) && !v.every((e) => typeof e === "string" && e !== "")) throw new Error(`${field} entries must be non-empty module names; got ${show(v)}.`);
+  }
   if (layers !== null) {
     for (const i of layers) {
       if (!Number.isInteger(i) || i < 0) throw new Error(`layersToTransform must hold non-negative integers; got ${show(selection.layersToTransform)}.`);
