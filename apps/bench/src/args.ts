@@ -16,6 +16,8 @@ export interface CliOptions {
   warmup: number | null;
   /** Fine-tuning steps of the quality phase; null = the preset's. */
   qualitySteps: number | null;
+  /** Pre-training steps of the shared quality base; null = the preset's. */
+  pretrainSteps: number | null;
   seed: number;
   /** Output folder; null = `bench-out/` at the repository root (or beside the bundle). */
   out: string | null;
@@ -78,6 +80,7 @@ const OPTIONS: OptionSpec[] = [
   { name: "steps", value: "n", help: "timed training steps per method, after warm-up", apply: (o, v) => (o.steps = positiveInt("steps", v)) },
   { name: "warmup", value: "n", help: "warm-up steps excluded from the step-time statistics", apply: (o, v) => (o.warmup = positiveInt("warmup", v, 0)) },
   { name: "quality-steps", value: "n", help: "fine-tuning steps of the quality phase", apply: (o, v) => (o.qualitySteps = positiveInt("quality-steps", v)) },
+  { name: "pretrain-steps", value: "n", help: "pre-training steps of the shared base (0: none)", apply: (o, v) => (o.pretrainSteps = positiveInt("pretrain-steps", v, 0)) },
   { name: "seed", value: "n", help: "seed for data, initialisation and peer (default 0)", apply: (o, v) => (o.seed = positiveInt("seed", v, 0)) },
   { name: "out", value: "dir", help: "output folder (default: bench-out/ at the repository root)", apply: (o, v) => (o.out = v) },
   { name: "model", value: "dir", help: "local HF checkpoint folder (config.json + model.safetensors) as the base model", apply: (o, v) => (o.model = v) },
@@ -98,6 +101,7 @@ export function defaultOptions(): CliOptions {
     steps: null,
     warmup: null,
     qualitySteps: null,
+    pretrainSteps: null,
     seed: 0,
     out: null,
     model: null,

@@ -106,12 +106,12 @@ export function defaultPresetName(backend: BackendName, isGpu: boolean): PresetN
   return isGpu || backend === "webgpu" || backend === "tensorflow" ? "small" : "tiny";
 }
 
-/** The preset with the command line's overrides (steps, warm-up, quality steps) applied. */
-export function resolvePreset(name: PresetName, o: Pick<CliOptions, "steps" | "warmup" | "qualitySteps">): Preset {
+/** The preset with the command line's overrides (steps, warm-up, quality and pre-training steps) applied. */
+export function resolvePreset(name: PresetName, o: Pick<CliOptions, "steps" | "warmup" | "qualitySteps" | "pretrainSteps">): Preset {
   const base = PRESETS[name];
   return {
     ...base,
     timing: { ...base.timing, steps: o.steps ?? base.timing.steps, warmupSteps: o.warmup ?? base.timing.warmupSteps },
-    quality: { ...base.quality, steps: o.qualitySteps ?? base.quality.steps },
+    quality: { ...base.quality, steps: o.qualitySteps ?? base.quality.steps, pretrainSteps: o.pretrainSteps ?? base.quality.pretrainSteps },
   };
 }

@@ -38,9 +38,17 @@ export function backendAllocatedBytes(): number | null {
 
 /** Peak live-tensor bytes while `f` runs (tf.profile; on GPUs the kernels are also timed, so call it outside timed loops). */
 export async function profiledPeakBytes(f: () => Promise<unknown>): Promise<number> {
-  const info = await tf.profile(async () => {
-    await f();
-    return [];
-  });
-  return info.peakBytes;
+  try {
+    const info = await tf.profile(async () => {
+      await f();
+      return [];
+    });
+    return info.peakBytes;
+  } finally {
+    // tf.profile leaves the engine in profiling mode when its function throws; every later kernel would
+    // then be profiled (and read back). Put it back.
+    const state = (tf.engine() as unknown as { state: { profiling: boolean; activeProfile: { kernels: unknown[] } } }).state;
+    state.profiling = false;
+    state.activeProfile.kernels = [];
+  }
 }
