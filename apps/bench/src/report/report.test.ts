@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { renderMarkdown, markdownTable } from "./markdown.js";
 import { renderHtml } from "./html.js";
 import { renderConsole, textTable } from "./console.js";
-import { barChart, scatterChart } from "./svg.js";
+import { barChart, logTicks, scatterChart } from "./svg.js";
 import { sampleBenchResults } from "../../test/sample-results.js";
 import type { PeerResults } from "../results.js";
 
@@ -82,5 +82,7 @@ describe("reports", () => {
     // plot spans 60..640 with 10% padding on log10 x ∈ [0, 2] → x0 = −0.2, x1 = 2.2
     expect(xs[0]).toBeCloseTo(60 + (0.2 / 2.4) * 580, 0);
     expect(xs[1]).toBeCloseTo(60 + (2.2 / 2.4) * 580, 0);
+    // 1-2-5 ticks between 10^-1.2 and 10^0.5: 0.1, 0.2, 0.5, 1, 2
+    expect(logTicks(-1.2, 0.5).map((v) => Number(Math.pow(10, v).toPrecision(6)))).toEqual([0.1, 0.2, 0.5, 1, 2]);
   });
 });

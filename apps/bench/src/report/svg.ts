@@ -92,6 +92,18 @@ export interface ScatterSpec {
   formatY: (v: number) => string;
 }
 
+/** log10 positions of 1·10ᵏ, 2·10ᵏ, 5·10ᵏ inside [lo, hi] (log10 units); at most about eight. */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+    for (const m of [1, 2, 5]) {
+      const v = k + Math.log10(m);
+      if (v >= lo && v <= hi) out.push(v);
+    }
+  }
+  return out.length > 8 ? out.filter((v) => Number.isInteger(Math.round(v * 1e9) / 1e9)) : out;
+}
+
 export function scatterChart(spec: ScatterSpec): string {
   const width = 660;
   const height = 320;
@@ -119,12 +131,15 @@ export function scatterChart(spec: ScatterSpec): string {
     `<text x="${(left + width - right) / 2}" y="${height - 8}" ${FONT} text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
     `<text x="14" y="${(top + height - bottom) / 2}" ${FONT} text-anchor="middle" transform="rotate(-90 14 ${(top + height - bottom) / 2})">${escapeXml(spec.yLabel)}</text>`,
   ];
-  // Four ticks per axis.
-  for (let i = 0; i <= 4; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 4;
+  // x ticks: 1-2-5 steps on a log axis (0.1%, 0.2%, 0.5%, 1%, …), else five even ones.
+  const xTicks = spec.logX ? logTicks(x0, x1) : Array.from({ length: 5 }, (_, i) => x0 + ((x1 - x0) * i) / 4);
+  for (const xv of xTicks) {
     const xval = spec.logX ? Math.pow(10, xv) : xv;
-    const X = left + ((width - left - right) * i) / 4;
+    const X = left + ((xv - x0) / (x1 - x0)) * (width - left - right);
     parts.push(`<text x="${X.toFixed(1)}" y="${height - bottom + 15}" ${FONT} text-anchor="middle" fill="#555">${escapeXml(spec.formatX(xval))}</text>`);
+    parts.push(`<path d="M${X.toFixed(1)} ${top}V${height - bottom}" stroke="#eee"/>`);
+  }
+  for (let i = 0; i <= 4; i++) {
     const yv = y0 + ((y1 - y0) * i) / 4;
     const Y = py(yv);
     parts.push(`<text x="${left - 4}" y="${(Y + 4).toFixed(1)}" ${FONT} text-anchor="end" fill="#555">${escapeXml(spec.formatY(yv))}</text>`);
