@@ -30,6 +30,8 @@ export interface CliOptions {
   /** Merge an existing peer result file instead of running the peer. */
   peerResults: string | null;
   python: string;
+  /** Accept a software WebGPU adapter (lavapipe, SwiftShader): tests the WebGPU path without a GPU; never GPU figures. */
+  allowSoftwareAdapter: boolean;
   /** null = progress bars when stderr is a TTY. */
   progress: boolean | null;
   help: boolean;
@@ -88,6 +90,12 @@ const OPTIONS: OptionSpec[] = [
   { name: "peer", value: null, help: "also time PyTorch + PEFT (peer/peer.py) in this run", apply: (o) => (o.peer = true) },
   { name: "peer-results", value: "file", help: "merge an existing peer result JSON instead of running the peer", apply: (o, v) => (o.peerResults = v) },
   { name: "python", value: "cmd", help: "Python executable for the peer (default python3)", apply: (o, v) => (o.python = v) },
+  {
+    name: "allow-software-adapter",
+    value: null,
+    help: "accept a software WebGPU adapter (tests the WebGPU path; not GPU figures)",
+    apply: (o) => (o.allowSoftwareAdapter = true),
+  },
   { name: "progress", value: null, help: "force progress bars on", apply: (o) => (o.progress = true) },
   { name: "no-progress", value: null, help: "no progress bars (phase lines only)", apply: (o) => (o.progress = false) },
   { name: "help", value: null, help: "this text", apply: (o) => (o.help = true) },
@@ -109,6 +117,7 @@ export function defaultOptions(): CliOptions {
     peer: false,
     peerResults: null,
     python: "python3",
+    allowSoftwareAdapter: false,
     progress: null,
     help: false,
   };

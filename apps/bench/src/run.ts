@@ -110,10 +110,15 @@ export async function runBench(o: CliOptions, argv: readonly string[] = []): Pro
 
   // Backend and preset.
   const backendNotes: string[] = [];
-  const { choice, addedKernels } = await setupBackend(o.backend, (line) => {
-    backendNotes.push(line);
-    progress.phase(line);
-  });
+  const { choice, addedKernels } = await setupBackend(
+    o.backend,
+    (line) => {
+      backendNotes.push(line);
+      progress.phase(line);
+    },
+    o.allowSoftwareAdapter,
+  );
+  if (choice.adapterInfo?.isFallbackAdapter === true) notes.push("WebGPU ran on a software adapter (--allow-software-adapter): these are not GPU figures.");
   assertSingleEngine();
   const tensorsAtStart = tf.memory().numTensors;
   for (const k of addedKernels) notes.push(`The bench registered a kernel the backend lacks: ${k}.`);

@@ -35,8 +35,8 @@ export interface BenchBackend {
   addedKernels: string[];
 }
 
-export async function setupBackend(preference: "auto" | BackendName, log: (line: string) => void): Promise<BenchBackend> {
+export async function setupBackend(preference: "auto" | BackendName, log: (line: string) => void, allowSoftwareAdapter = false): Promise<BenchBackend> {
   if (buildStamp() !== null && (preference === "auto" || preference === "webgpu")) await preloadWebgpu(log);
-  const choice = await selectBackend({ ...(preference === "auto" ? {} : { prefer: preference }), log });
+  const choice = await selectBackend({ ...(preference === "auto" ? {} : { prefer: preference }), allowSoftwareAdapter, log });
   return { choice, addedKernels: ensureTrainingKernels(choice.name) };
 }

@@ -16,10 +16,13 @@ interface WebGpuBufferManagerLike {
  * and not the previous method's high-water mark (tfjs pools buffers and never frees them). Reaches into
  * tfjs-backend-webgpu 4.22's BufferManager; a no-op on other backends or other versions.
  */
-export function releasePooledBuffers(): void {
+export async function releasePooledBuffers(): Promise<void> {
   if (tf.getBackend() !== "webgpu") return;
-  const manager = (tf.backend() as unknown as { bufferManager?: WebGpuBufferManagerLike }).bufferManager;
+  const backend = tf.backend() as unknown as { bufferManager?: WebGpuBufferManagerLike; device?: { queue?: { onSubmittedWorkDone?: () => Promise<void> } } };
+  const manager = backend.bufferManager;
   if (manager === undefined || !(manager.freeBuffers instanceof Map)) return;
+  // Pooled buffers may still be read by submitted work; let the queue drain first.
+  await backend.device?.queue?.onSubmittedWorkDone?.();
   for (const [, buffers] of manager.freeBuffers) {
     for (const b of buffers) {
       manager.numBytesAllocated -= b.size;

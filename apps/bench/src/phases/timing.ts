@@ -39,7 +39,7 @@ function inferenceIds(ctx: TimingContext): [Tensor, Tensor] {
 
 /** Base-model latency (no adapter): the reference the unmerged and merged rows compare with. */
 export async function baseLatency(ctx: TimingContext): Promise<LatencyPair> {
-  releasePooledBuffers();
+  await releasePooledBuffers();
   const model = instantiate(ctx.config, ctx.seed, ctx.checkpoint);
   const [b1, b8] = inferenceIds(ctx);
   try {
@@ -53,7 +53,7 @@ export async function baseLatency(ctx: TimingContext): Promise<LatencyPair> {
 
 export async function timingOf(v: BenchVariant, ctx: TimingContext): Promise<TimingFields> {
   const t = ctx.preset.timing;
-  releasePooledBuffers();
+  await releasePooledBuffers();
   const model = instantiate(ctx.config, ctx.seed, ctx.checkpoint);
   const [b1, b8] = inferenceIds(ctx);
   const tuned = applyVariant(model, v, ctx.warn);
