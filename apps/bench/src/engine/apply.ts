@@ -2,7 +2,7 @@
  * Puts a bench variant on a model: full fine-tuning marks every weight trainable; a PEFT variant wraps the
  * model with core's `getPeftModel` (base frozen, adapter trainable), exactly as a user would.
  */
-import { ADAPTER_WEIGHTS_NAME, getPeftModel, isTunerLayer, toAdapterConfigJson } from "@peftjs/core";
+import { getPeftModel, isTunerLayer, toAdapterConfigJson } from "@peftjs/core";
 import type { Module, PeftModel, Variable } from "@peftjs/core";
 import type { GPT2LMHeadModel } from "@peftjs/models";
 import { adapterSpec, registry } from "../methods.js";
@@ -44,13 +44,13 @@ function count(params: number, total: number): TrainableCount {
   return { params, total, percent: (100 * params) / total };
 }
 
-/** Size of the file a user would ship: adapter_model.safetensors, or the whole model's weights for full fine-tuning. */
+/**
+ * Size of the file a user would ship: adapter_model.safetensors (the tensors `PeftModel.adapterFiles()`
+ * writes, under core's header), or the whole model's weights for full fine-tuning. Computed from the
+ * header alone: serialising reads tensors with dataSync, which the WebGPU backend cannot do in Node.
+ */
 export async function adapterFileBytes(model: GPT2LMHeadModel, tuned: Tuned): Promise<number> {
-  if (tuned.peft !== null) {
-    const file = tuned.peft.adapterFiles()[ADAPTER_WEIGHTS_NAME];
-    if (file === undefined || typeof file === "string") throw new Error(`PeftModel.adapterFiles() has no binary ${ADAPTER_WEIGHTS_NAME}.`);
-    return file.byteLength;
-  }
+  if (tuned.peft !== null) return safetensorsFileBytes(tuned.peft.adapterStateDict("default"));
   return safetensorsFileBytes(new Map(model.namedParameters()));
 }
 

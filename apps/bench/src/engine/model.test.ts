@@ -1,5 +1,7 @@
 import { describe, it, expect } from "vitest";
-import { serializeSafetensors, tf } from "@peftjs/core";
+import { ADAPTER_WEIGHTS_NAME, getPeftModel, serializeSafetensors, tf } from "@peftjs/core";
+import { lora } from "@peftjs/lora";
+import { adapterFileBytes } from "./apply.js";
 import { cloneWeights, disposeWeights, gpt2ConfigFor, instantiate, safetensorsFileBytes } from "./model.js";
 
 const shape = { nLayer: 1, nEmbd: 8, nHead: 2, vocabSize: 11, nPositions: 16 };
@@ -36,6 +38,17 @@ describe("bench models", () => {
     const m = instantiate(gpt2ConfigFor(shape), 0);
     const tensors = new Map(m.namedParameters());
     expect(await safetensorsFileBytes(tensors)).toBe(serializeSafetensors(tensors, { metadata: { format: "pt" } }).byteLength);
+    m.dispose();
+  });
+});
+
+describe("adapter file size", () => {
+  it("equals the length of the adapter_model.safetensors PeftModel writes", async () => {
+    const m = instantiate(gpt2ConfigFor(shape), 0);
+    const peft = getPeftModel(m, lora({ r: 2, targetModules: ["c_attn"], fanInFanOut: true }));
+    const written = peft.adapterFiles()[ADAPTER_WEIGHTS_NAME] as Uint8Array;
+    const tuned = { module: peft, peft, params: peft.trainableParameters(), trainable: { params: 0, total: 0, percent: 0 }, peftConfig: null };
+    expect(await adapterFileBytes(m, tuned)).toBe(written.byteLength);
     m.dispose();
   });
 });
