@@ -11,6 +11,7 @@ run() { # name script
   tail -n 15 "$work/$1.log"
 }
 [ -f packages/core/scripts/make_safetensors_fixture.py ] && run core-safetensors packages/core/scripts/make_safetensors_fixture.py
+[ -f packages/core/scripts/make_peft_fixtures.py ] && run core-peft packages/core/scripts/make_peft_fixtures.py
 [ -f packages/models/scripts/make_fixtures.py ] && run models packages/models/scripts/make_fixtures.py
 [ -f packages/lora/scripts/make_fixtures.py ] && run lora packages/lora/scripts/make_fixtures.py
 cp "$work"/*.log "$OUT"/ 2>/dev/null

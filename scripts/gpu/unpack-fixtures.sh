@@ -7,6 +7,7 @@ tmp=$(mktemp -d)
 tar xzf "$tgz" -C "$tmp"
 copy() { [ -d "$tmp/$1" ] && mkdir -p "$root/$2" && cp -r "$tmp/$1/." "$root/$2/" && echo "unpacked $1 -> $2"; }
 copy core-safetensors packages/core/test/fixtures/safetensors
+copy core-peft packages/core/test/fixtures/peft
 copy models packages/models/test/fixtures
 copy lora packages/lora/test/fixtures
 rm -rf "$tmp"
