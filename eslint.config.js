@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/dist/**", "**/node_modules/**", "**/.turbo/**", "**/bundle/**", "**/out/**", ".gpu/**", "**/*.js", "**/*.cjs", "**/*.mjs"],
+    ignores: ["**/scratch/**", "**/dist/**", "**/node_modules/**", "**/.turbo/**", "**/bundle/**", "**/out/**", ".gpu/**", "**/*.js", "**/*.cjs", "**/*.mjs"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
