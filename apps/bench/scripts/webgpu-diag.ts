@@ -19,6 +19,7 @@ async function ops(): Promise<Record<string, Float32Array>> {
   const w = tf.tensor(rnd([768, 2304], 2), [768, 2304]);
   const a = tf.tensor(rnd([8, 768], 3), [8, 768]);
   const b = tf.tensor(rnd([2304, 8], 4), [2304, 8]);
+  console.log(`[diag ${tf.getBackend()}] ops start`);
   const res: Record<string, tf.Tensor> = {
     "x·W": tf.matMul(x, w),
     "x·Aᵀ": tf.matMul(x, a, false, true),
@@ -29,7 +30,10 @@ async function ops(): Promise<Record<string, Float32Array>> {
     "W + (B·A)ᵀ": tf.add(w, tf.transpose(tf.matMul(b, a))),
   };
   const out: Record<string, Float32Array> = {};
-  for (const [k, t] of Object.entries(res)) out[k] = (await t.data()) as Float32Array;
+  for (const [k, t] of Object.entries(res)) {
+    out[k] = (await t.data()) as Float32Array;
+    console.log(`[diag ${tf.getBackend()}] read ${k}`);
+  }
   return out;
 }
 
@@ -39,8 +43,18 @@ async function model(): Promise<Record<string, number | Float32Array>> {
   const peft = getPeftModel(m, lora({ r: 8, loraAlpha: 16, targetModules: ["c_attn", "c_proj", "c_fc"], initLoraWeights: false }));
   peft.eval();
   const ids = tf.tensor2d([Array.from({ length: 256 }, (_, i) => (i * 7919) % 50257)], undefined, "int32");
+  console.log(`[diag ${tf.getBackend()}] model built`);
   const unmerged = peft.forward({ inputIds: ids }).logits;
   const u = (await unmerged.data()) as Float32Array;
+  console.log(`[diag ${tf.getBackend()}] unmerged forward read`);
+  for (let i = 0; i < 5; i++) {
+    peft.merge();
+    peft.unmerge();
+  }
+  const cycled = (await peft.forward({ inputIds: ids }).logits.data()) as Float32Array;
+  let d0 = 0;
+  for (let i = 0; i < u.length; i++) d0 = Math.max(d0, Math.abs(u[i]! - cycled[i]!));
+  console.log(`[diag ${tf.getBackend()}] after 5 merge/unmerge cycles max|Δ| ${d0.toExponential(2)}`);
   peft.merge();
   const merged = (await peft.forward({ inputIds: ids }).logits.data()) as Float32Array;
   peft.unmerge();
