@@ -540,22 +540,65 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     this.checkNewAdapter(name, spec.method);
     const tensors = parseSafetensors(files.weights).tensors;
     const snap = this.snapshot();
+    const baseBefore = new Map<Variable, Tensor>();
     try {
       this.inject(name, spec);
       const expected = this.adapterStateDict(name);
-      checkAdapterTensors(expected, tensors, name, where, spec.config.baseModelNameOrPath);
+      const base = this.baseParametersInFile(tensors, expected);
+      // Checked together: a base weight of the wrong shape refuses the load like an adapter tensor would.
+      checkAdapterTensors(new Map([...expected, ...base]), tensors, name, where, spec.config.baseModelNameOrPath);
+      // Base weights are the base model's, not the adapter's: their old values come back if anything fails.
+      for (const target of base.values()) baseBefore.set(target, tf.clone(target));
       tf.tidy(() => {
-        for (const [key, target] of expected) {
+        for (const [key, target] of [...expected, ...base]) {
           const value = tensors.get(key)!;
           (target as Variable).assign(value.dtype === target.dtype ? value : tf.cast(value, target.dtype));
         }
       });
     } catch (error) {
+      for (const [v, t] of baseBefore) if (!v.isDisposed) v.assign(t);
       this.rollback(name, snap);
       throw error;
     } finally {
       for (const t of tensors.values()) t.dispose();
+      for (const t of baseBefore.values()) t.dispose();
     }
+  }
+
+  /**
+   * File keys that are not adapter parameters but name a base-model parameter, with that parameter. PEFT's
+   * `get_peft_model_state_dict` (save_embedding_layers="auto") also saves the untouched base weight of an
+   * Embedding/lm_head target as `base_model.model.<path>.base_layer.weight`, and `set_peft_model_state_dict`
+   * passes such keys through to `load_state_dict(strict=False)`, which loads them into the base model. A key
+   * matches a parameter by its path in the tree, or by that path with the tuner layers' `base_layer` segments
+   * left out (`embed_tokens.weight` for `embed_tokens.base_layer.weight`). Parameters any adapter claims (its
+   * own, a modules_to_save copy, a base bias LoRA trains) are not base weights here.
+   */
+  private baseParametersInFile(file: ReadonlyMap<string, Tensor>, expected: ReadonlyMap<string, Tensor>): Map<string, Variable> {
+    const claimed = new Set<Variable>();
+    for (const [n, s] of this.adapters) for (const v of this.adapterParameters(n, s)) claimed.add(v);
+    const exact = new Map<string, Variable>();
+    const viaBaseLayer = new Map<string, Variable>();
+    for (const [path, v] of this.baseModel.namedParameters()) {
+      if (claimed.has(v)) continue;
+      exact.set(path, v);
+      const plain = path
+        .split(".")
+        .filter((part) => part !== "base_layer")
+        .join(".");
+      if (plain !== path) viaBaseLayer.set(plain, v);
+    }
+    const out = new Map<string, Variable>();
+    for (const key of file.keys()) {
+      if (expected.has(key) || !key.startsWith(PEFT_KEY_PREFIX)) continue;
+      const path = key.slice(PEFT_KEY_PREFIX.length);
+      const target = exact.get(path) ?? viaBaseLayer.get(path);
+      if (target === undefined) continue;
+      const other = [...out].find(([, v]) => v === target)?.[0];
+      if (other !== undefined) throw new AdapterLoadError(`The adapter file has two keys for the same base weight: "${other}" and "${key}"; keep one.`);
+      out.set(key, target);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------------

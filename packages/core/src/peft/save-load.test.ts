@@ -209,6 +209,45 @@ describe("load", () => {
     tf.dispose([...tensors.values(), extra]);
   });
 
+  it("a base weight in the file (PEFT's save_embedding_layers: <path>.base_layer.weight) loads into the base model", () => {
+    const files = trained().adapterFiles({ selectedAdapters: ["default"] });
+    const config = files["adapter_config.json"] as string;
+    const tensors = parseSafetensors(files["adapter_model.safetensors"] as Uint8Array).tensors;
+    // Independent values: fc1 of layer 0 is [6, 4] (out, in), the embedding [11, 4].
+    const fc1 = Array.from({ length: 6 }, (_, o) => Array.from({ length: 4 }, (_, i) => 0.1 * (o + 1) - 0.05 * i));
+    const embed = Array.from({ length: 11 }, (_, t) => Array.from({ length: 4 }, (_, d) => Math.sin(t + 0.3 * d)));
+    const withBase = (wrongShape = false): Uint8Array => {
+      const w = wrongShape ? tf.zeros([6, 5]) : tf.tensor2d(fc1);
+      const e = tf.tensor2d(embed);
+      // Through a tuner layer (fc1 is wrapped: base_layer), and a plain base parameter (the embedding).
+      const bytes = serializeSafetensors(new Map([...tensors, ["base_model.model.model.layers.0.fc1.base_layer.weight", w], ["base_model.model.model.embed_tokens.weight", e]]));
+      tf.dispose([w, e]);
+      return bytes;
+    };
+
+    const model = tiny(1);
+    const fc1Before = model.getSubmodule("model.layers.0.fc1").getParameter("weight")!.arraySync();
+    const loaded = PeftModel.fromFiles(model, { config, weights: withBase() }, { registry });
+    const fc1Base = loaded.getSubmodule("model.layers.0.fc1.base_layer").getParameter("weight")!;
+    expect(fc1Base.arraySync()).not.toEqual(fc1Before);
+    expectClose([fc1Base.arraySync() as number[][]], [fc1], 1e-7);
+    expectClose([loaded.getSubmodule("model.embed_tokens").getParameter("weight")!.arraySync() as number[][]], [embed], 1e-7);
+    // Still a base weight: frozen, and not saved with the adapter.
+    expect(fc1Base.trainable).toBe(false);
+    expect(loaded.adapterStateDict("default").has("base_model.model.model.layers.0.fc1.base_layer.weight")).toBe(false);
+
+    // A wrong shape on a base key refuses the whole load and changes nothing, base weights included.
+    const other = tiny(1);
+    const before = fingerprint(other);
+    const n = tf.memory().numTensors;
+    expect(() => PeftModel.fromFiles(other, { config, weights: withBase(true) }, { registry })).toThrow(
+      /shape mismatch for "base_model.model.model.layers.0.fc1.base_layer.weight": the file has \[6, 5\], the model expects \[6, 4\]/,
+    );
+    expect(fingerprint(other)).toEqual(before);
+    expect(tf.memory().numTensors).toBe(n);
+    tf.dispose([...tensors.values()]);
+  });
+
   it("says what is missing in a folder", async () => {
     const dir = await tempDir();
     await expect(PeftModel.fromPretrained(tiny(1), dir, { registry })).rejects.toThrow(/No adapter_config.json in ".*peftjs-peft-/);
