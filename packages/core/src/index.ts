@@ -26,6 +26,7 @@ export {
   SafetensorsError,
   parseSafetensors,
   serializeSafetensors,
+  serializeSafetensorsAsync,
   safetensorsStream,
   MAX_HEADER_BYTES,
 } from "./io/safetensors.js";
@@ -81,3 +82,6 @@ export {
 export type { CommonPeftConfig, ParsedAdapterConfig, AdapterFiles } from "./peft/config-io.js";
 export { PeftModel, getPeftModel, AdapterLoadError } from "./peft/peft-model.js";
 export type { ForwardModule, PeftModelOptions, PeftForwardOptions, MergeOptions, SaveOptions, LoadAdapterOptions, FromPretrainedOptions } from "./peft/peft-model.js";
+// Sync tensor reads (unavailable on WebGPU in Node): finiteness checks and a test backend without them.
+export { allFiniteSync, allFiniteAsync, SyncReadError } from "./peft/finite.js";
+export { withoutSyncReads, NO_SYNC_BACKEND } from "./peft/no-sync-reads.js";

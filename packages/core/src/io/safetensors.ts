@@ -397,6 +397,21 @@ export function serializeSafetensors(tensors: SafetensorsInput, options: Seriali
 }
 
 /**
+ * `serializeSafetensors` reading tensor data with the async `tensor.data()`, so it works on backends without
+ * sync reads (WebGPU in Node). Arguments are validated before any data is read.
+ */
+export async function serializeSafetensorsAsync(tensors: SafetensorsInput, options: SerializeSafetensorsOptions = {}): Promise<Uint8Array> {
+  const prepared = prepareSafetensors(tensors, options);
+  const out = new Uint8Array(prepared.byteLength);
+  let offset = 0;
+  for await (const chunk of streamPrepared(prepared)) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
  * The same bytes as `serializeSafetensors`, as a stream of chunks (header, then one chunk per tensor, read with
  * the async `tensor.data()`), so a large checkpoint is never held in memory twice. Arguments are validated
  * before this returns; the tensors must stay undisposed until the stream is consumed.

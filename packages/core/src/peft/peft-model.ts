@@ -13,7 +13,9 @@ import { Module } from "../nn/module.js";
 import { isTunerLayer } from "../method.js";
 import type { AdapterSpec, BasePeftConfig, Method, TunerLayer } from "../method.js";
 import type { PreTrainedModelLike } from "../model.js";
-import { serializeSafetensors, parseSafetensors } from "../io/safetensors.js";
+import { serializeSafetensors, serializeSafetensorsAsync, parseSafetensors, safetensorsStream } from "../io/safetensors.js";
+import type { FileContent } from "../io/atomic.js";
+import { allFiniteAsync, allFiniteSync, SyncReadError } from "./finite.js";
 import { writeDirAtomic } from "../io/atomic.js";
 import { BASE_ADAPTER_NAME, createRegistry, validateAdapterName } from "./registry.js";
 import type { MethodRegistry } from "./registry.js";
@@ -378,22 +380,14 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
 
   /**
    * Merges adapters into the base weights (PEFT `merge_adapter`); merged inference costs what the base costs.
-   * With `safe`, a non-finite merged weight anywhere refuses the whole merge and no weight changes.
+   * With `safe`, a non-finite merged weight anywhere refuses the whole merge and no weight changes. The safe
+   * check reads tensors synchronously: on a backend that cannot (WebGPU in Node) it throws `SyncReadError`,
+   * nothing changed; use `mergeAsync` there.
    */
   merge(options: MergeOptions = {}): void {
-    const names = [...(options.adapterNames ?? this.active)];
-    for (const n of names) {
-      const { method } = this.spec(n);
-      if (!method.canMerge) throw new Error(`Adapter "${n}" (method "${method.name}") cannot be merged into the base weights.`);
-    }
-    const work = this.tunerLayers()
-      .map(([path, layer]) => ({ path, layer, names: names.filter((n) => layer.adapterNames().includes(n) && !layer.mergedAdapters().includes(n)) }))
-      .filter((w) => w.names.length > 0);
-    for (const { path, layer } of work) {
-      if (typeof layer.merge !== "function") throw new Error(`The tuner layer at "${path}" (method "${layer.methodName}") has no merge().`);
-    }
+    const work = this.mergeWork(options);
     const safe = options.safe === true;
-    const snapshots = safe ? work.map(({ layer }) => ({ merged: [...layer.mergedAdapters()], weights: cloneParameters(layer.baseLayer) })) : [];
+    const snapshots = safe ? mergeSnapshots(work) : [];
     let current = 0;
     try {
       for (; current < work.length; current++) {
@@ -407,22 +401,57 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       }
     } catch (error) {
       if (!safe) throw error;
-      // Undo the layers merged so far and the failing one (should it have changed anything): bit-exact values
-      // from the snapshot, and each layer's own merged bookkeeping as it was.
-      for (let i = current; i >= 0; i--) {
-        const { layer } = work[i]!;
-        const snap = snapshots[i]!;
-        if (!sameList(layer.mergedAdapters(), snap.merged)) {
-          layer.unmerge?.();
-          if (snap.merged.length > 0) layer.merge!(snap.merged, { safe: false });
-        }
-        for (const [v, t] of snap.weights) v.assign(t);
-      }
-      const where = work[current]?.path ?? "?";
-      throw new Error(`Safe merge refused at "${where}": ${(error as Error).message}. No weight was changed; check the adapter for NaN/Inf values.`, { cause: error });
+      undoMerge(work, snapshots, current);
+      if (error instanceof SyncReadError) throw error;
+      throw safeMergeRefused(work[current]?.path, error);
     } finally {
-      for (const s of snapshots) for (const t of s.weights.values()) t.dispose();
+      disposeSnapshots(snapshots);
     }
+  }
+
+  /**
+   * `merge` without sync tensor reads, for every backend (WebGPU in Node included). With `safe`, every layer is
+   * merged, then all merged weights are checked (async reads); a non-finite one anywhere restores every weight
+   * bit for bit from a copy and throws. Do not run the model while the promise is pending.
+   */
+  async mergeAsync(options: MergeOptions = {}): Promise<void> {
+    if (options.safe !== true) {
+      this.merge(options); // an unsafe merge reads nothing
+      return;
+    }
+    const work = this.mergeWork(options);
+    const snapshots = mergeSnapshots(work);
+    let current = 0;
+    try {
+      // The layers' own checks read synchronously: merge unchecked, then check everything here.
+      for (; current < work.length; current++) work[current]!.layer.merge!(work[current]!.names, { safe: false });
+      for (current = 0; current < work.length; current++) {
+        const { path, layer } = work[current]!;
+        const bad = await nonFiniteParameterAsync(layer.baseLayer);
+        if (bad !== null) throw new Error(`merged weight "${path}.${bad}" has NaN or Inf values`);
+      }
+    } catch (error) {
+      undoMerge(work, snapshots, work.length - 1);
+      throw safeMergeRefused(work[current]?.path, error);
+    } finally {
+      disposeSnapshots(snapshots);
+    }
+  }
+
+  /** The tuner layers a merge of `options.adapterNames` (default the active ones) changes, checked to be mergeable. */
+  private mergeWork(options: MergeOptions): MergeWork[] {
+    const names = [...(options.adapterNames ?? this.active)];
+    for (const n of names) {
+      const { method } = this.spec(n);
+      if (!method.canMerge) throw new Error(`Adapter "${n}" (method "${method.name}") cannot be merged into the base weights.`);
+    }
+    const work = this.tunerLayers()
+      .map(([path, layer]) => ({ path, layer, names: names.filter((n) => layer.adapterNames().includes(n) && !layer.mergedAdapters().includes(n)) }))
+      .filter((w) => w.names.length > 0);
+    for (const { path, layer } of work) {
+      if (typeof layer.merge !== "function") throw new Error(`The tuner layer at "${path}" (method "${layer.methodName}") has no merge().`);
+    }
+    return work;
   }
 
   /** Takes every merged adapter back out of the base weights (PEFT `unmerge_adapter`). */
@@ -441,6 +470,12 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    */
   mergeAndUnload(options: MergeOptions = {}): M {
     this.merge(options);
+    return this.unloadModules();
+  }
+
+  /** `mergeAndUnload` with `mergeAsync` (no sync tensor reads: every backend). */
+  async mergeAndUnloadAsync(options: MergeOptions = {}): Promise<M> {
+    await this.mergeAsync(options);
     return this.unloadModules();
   }
 
@@ -476,22 +511,42 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    * adapter in a subfolder named after it.
    */
   adapterFiles(options: SaveOptions = {}): Record<string, Uint8Array | string> {
+    // Sync reads (dataSync): cpu/wasm/browser backends. On WebGPU in Node use adapterFilesAsync or save.
+    return this.adapterFileEntries(options, (state) => serializeSafetensors(state, { metadata: { format: "pt" } }));
+  }
+
+  /** `adapterFiles` reading tensors asynchronously (`tensor.data()`): works on every backend, WebGPU in Node included. */
+  async adapterFilesAsync(options: SaveOptions = {}): Promise<Record<string, Uint8Array | string>> {
+    // Thunks, read one after the other: no second adapter's read is in flight (or rejected unobserved) meanwhile.
+    const entries = this.adapterFileEntries(options, (state) => () => serializeSafetensorsAsync(state, { metadata: { format: "pt" } }));
+    const out: Record<string, Uint8Array | string> = {};
+    for (const [path, content] of Object.entries(entries)) out[path] = typeof content === "string" ? content : await content();
+    return out;
+  }
+
+  /**
+   * Writes the adapters to `dir` atomically (other files already in `dir` are kept, like PEFT). Tensor data is
+   * read asynchronously and streamed to disk, so this works on every backend.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    const files: Record<string, FileContent> = this.adapterFileEntries(options, (state) => safetensorsStream(state, { metadata: { format: "pt" } }));
+    await writeDirAtomic(dir, files, { keepOtherFiles: true });
+  }
+
+  /** Each adapter's config JSON and its weights file (as `weights` makes it from the state dict), by relative path. */
+  private adapterFileEntries<W>(options: SaveOptions, weights: (state: Map<string, Tensor>) => W): Record<string, W | string> {
     const names = [...(options.selectedAdapters ?? this.adapters.keys())];
     if (names.length === 0) throw new Error("save: the model has no adapter to save.");
-    const files: Record<string, Uint8Array | string> = {};
+    for (const name of names) this.spec(name); // every name checked before any file is made
+    const files: Record<string, W | string> = {};
     for (const name of names) {
       const spec = this.spec(name);
       const folder = name === "default" ? "" : `${name}/`;
       const config = toAdapterConfigJson(spec.method, spec.config, this.baseModelName());
       files[folder + ADAPTER_CONFIG_NAME] = serializeAdapterConfig(config);
-      files[folder + ADAPTER_WEIGHTS_NAME] = serializeSafetensors(this.adapterStateDict(name), { metadata: { format: "pt" } });
+      files[folder + ADAPTER_WEIGHTS_NAME] = weights(this.adapterStateDict(name));
     }
     return files;
-  }
-
-  /** Writes the adapters to `dir` atomically (other files already in `dir` are kept, like PEFT). */
-  async save(dir: string, options: SaveOptions = {}): Promise<void> {
-    await writeDirAtomic(dir, this.adapterFiles(options), { keepOtherFiles: true });
   }
 
   /**
@@ -768,12 +823,59 @@ function cloneParameters(m: Module): Map<Variable, Tensor> {
   return new Map(m.parameters().map((v) => [v, tf.clone(v)] as const));
 }
 
-/** The first parameter (by local path) holding NaN/Inf, or null. */
+interface MergeWork {
+  path: string;
+  layer: TunerLayer;
+  names: string[];
+}
+
+interface MergeSnapshot {
+  merged: string[];
+  weights: Map<Variable, Tensor>;
+}
+
+/** Each layer's merged adapters and a copy of its base weights, to undo a refused safe merge bit for bit. */
+function mergeSnapshots(work: readonly MergeWork[]): MergeSnapshot[] {
+  return work.map(({ layer }) => ({ merged: [...layer.mergedAdapters()], weights: cloneParameters(layer.baseLayer) }));
+}
+
+function disposeSnapshots(snapshots: readonly MergeSnapshot[]): void {
+  for (const s of snapshots) for (const t of s.weights.values()) t.dispose();
+}
+
+/**
+ * Undoes layers `0..last` (those merged so far and the failing one, should it have changed anything): values
+ * from the snapshot, and each layer's own merged bookkeeping as it was.
+ */
+function undoMerge(work: readonly MergeWork[], snapshots: readonly MergeSnapshot[], last: number): void {
+  for (let i = Math.min(last, work.length - 1); i >= 0; i--) {
+    const { layer } = work[i]!;
+    const snap = snapshots[i]!;
+    if (!sameList(layer.mergedAdapters(), snap.merged)) {
+      layer.unmerge?.();
+      if (snap.merged.length > 0) layer.merge!(snap.merged, { safe: false });
+    }
+    for (const [v, t] of snap.weights) v.assign(t);
+  }
+}
+
+function safeMergeRefused(path: string | undefined, error: unknown): Error {
+  return new Error(`Safe merge refused at "${path ?? "?"}": ${(error as Error).message}. No weight was changed; check the adapter for NaN/Inf values.`, { cause: error });
+}
+
+const MERGE_ASYNC = "await peftModel.mergeAsync({ safe: true })";
+
+/** The first float parameter (by local path) holding NaN/Inf, or null. Sync reads; `SyncReadError` where there are none. */
 function nonFiniteParameter(m: Module): string | null {
   for (const [path, v] of m.namedParameters()) {
-    if (v.dtype !== "float32") continue;
-    const ok = tf.tidy(() => tf.all(tf.isFinite(v)).dataSync()[0] === 1);
-    if (!ok) return path;
+    if (v.dtype === "float32" && !allFiniteSync(v, MERGE_ASYNC)) return path;
+  }
+  return null;
+}
+
+async function nonFiniteParameterAsync(m: Module): Promise<string | null> {
+  for (const [path, v] of m.namedParameters()) {
+    if (v.dtype === "float32" && !(await allFiniteAsync(v))) return path;
   }
   return null;
 }

@@ -13,6 +13,7 @@ import { Module } from "../../nn/module.js";
 import type { LinearLike } from "../../nn/layers.js";
 import type { TunerLayer } from "../../method.js";
 import { nextSeed } from "../../random.js";
+import { allFiniteSync } from "../finite.js";
 
 export interface ScaleStyle {
   readonly methodName: string;
@@ -126,7 +127,13 @@ export class ScaleLayer extends Module implements TunerLayer {
       b?.dispose();
     };
     if (options.safe) {
-      const finite = tf.tidy(() => tf.all(tf.isFinite(w)).dataSync()[0] === 1 && (b === null || tf.all(tf.isFinite(b)).dataSync()[0] === 1));
+      let finite: boolean;
+      try {
+        finite = allFiniteSync(w, "await peftModel.mergeAsync({ safe: true })") && (b === null || allFiniteSync(b, "await peftModel.mergeAsync({ safe: true })"));
+      } catch (error) {
+        dispose();
+        throw error;
+      }
       if (!finite) {
         dispose();
         throw new Error(`NaNs or Infs detected in the merged weights of adapter(s) ${todo.join(", ")}; the adapter seems to be broken.`);
