@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach } from "vitest";
-import { tf, Linear, Conv1D, Embedding, setSeed } from "@peftjs/core";
+import { tf, Linear, Conv1D, Embedding, SyncReadError, setSeed, withoutSyncReads } from "@peftjs/core";
 import type { Tensor, Variable } from "@peftjs/core";
 import { LoraLinear, LoraEmbedding, updatedRowNorm } from "./layer.js";
 import type { LoraLayerSettings } from "./layer.js";
@@ -403,6 +403,28 @@ describe("merge / unmerge", () => {
     layer.dispose();
   });
 
+  it("safe merge on a backend without sync reads (WebGPU in Node) says to use mergeAsync and changes nothing", async () => {
+    const layer = await withoutSyncReads(() => {
+      const l = new LoraLinear(linearBase("linear"));
+      l.updateLayer("default", settings());
+      return l;
+    });
+    const original = vec(layer.baseLayer.weight);
+    const error = await withoutSyncReads(() => {
+      try {
+        layer.merge(["default"], { safe: true });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    });
+    expect(error).toBeInstanceOf(SyncReadError);
+    expect((error as Error).message).toMatch(/mergeAsync\(\{ safe: true \}\)/);
+    expect(maxAbsDiff(vec(layer.baseLayer.weight), original)).toBe(0);
+    expect(layer.mergedAdapters()).toEqual([]);
+    layer.dispose();
+  });
+
   it("disabling adapters while merged unmerges (the output is the base layer's), like PEFT", () => {
     const base = linearBase("linear");
     const original = vec(base.weight);
@@ -462,6 +484,21 @@ describe("PiSSA init", () => {
       return residual;
     };
     expect(maxAbsDiff(make("pissa_niter_6"), make("pissa"))).toBeLessThan(1e-6);
+  });
+
+  it("on a backend without sync reads it says to add the adapter on cpu/wasm", async () => {
+    const message = await withoutSyncReads(() => {
+      const layer = new LoraLinear(linearBase("linear"));
+      try {
+        layer.updateLayer("default", settings({ r: 2, initLoraWeights: "pissa" }));
+        return "no error";
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        layer.dispose();
+      }
+    });
+    expect(message).toMatch(/PiSSA init \("pissa"\) reads the base weight synchronously.*cpu or wasm backend/);
   });
 
   it("refuses r above min(in, out)", () => {

@@ -12,7 +12,7 @@
  * and the frozen base weight gets no gradient (it is not a trainable variable, and the DoRA norm — the only
  * place the adapter meets W — is computed off the tape, as the DoRA paper §4.3 and PEFT prescribe).
  */
-import { tf, Module, Linear, Dropout, Identity, applyToLastDim, nextSeed } from "@peftjs/core";
+import { tf, Module, Linear, Dropout, Identity, allFiniteSync, applyToLastDim, nextSeed } from "@peftjs/core";
 import type { Tensor, Variable, Embedding, LinearLike, TunerLayer } from "@peftjs/core";
 import type { InitLoraWeights } from "./config.js";
 import { topSvd } from "./svd.js";
@@ -286,8 +286,8 @@ export abstract class LoraLayer extends Module implements TunerLayer {
         if (next.norm !== null) norms.push([name, next.norm]);
       }
       if (options.safe) {
-        const finite = tf.tidy(() => tf.all(tf.isFinite(weight)).dataSync()[0] === 1);
-        if (!finite) {
+        // Sync read: where there is none (WebGPU in Node) this throws SyncReadError pointing to mergeAsync.
+        if (!allFiniteSync(weight, "await peftModel.mergeAsync({ safe: true })")) {
           throw new Error(
             `LoRA safe merge: merging adapter(s) ${todo.map((n) => `"${n}"`).join(", ")} gives non-finite weights (NaN or Inf); the adapter seems broken. Nothing was changed.`,
           );
@@ -448,8 +448,19 @@ export class LoraLinear extends LoraLayer {
       b = kaimingUniform([out, r]);
     } else {
       const w = tf.tidy(() => (this.weightLayout === "out_in" ? tf.clone(this.baseLayer.weight) : tf.transpose(this.baseLayer.weight)));
-      const values = Float64Array.from(w.dataSync());
-      w.dispose();
+      // PiSSA's SVD runs in float64 JavaScript, so it reads the weight synchronously (inject is sync): that needs
+      // a backend with sync reads (cpu, wasm, tensorflow). WebGPU in Node has none.
+      let values: Float64Array;
+      try {
+        values = Float64Array.from(w.dataSync());
+      } catch (cause) {
+        throw new Error(
+          `LoRA PiSSA init ("${String(init)}") reads the base weight synchronously, which the ${tf.getBackend()} backend cannot do (WebGPU in Node cannot). Add the adapter while the cpu or wasm backend is active (await tf.setBackend("cpu"); getPeftModel(...)), then switch back (await tf.setBackend("webgpu")): tfjs moves the tensors to the active backend on first use.`,
+          { cause },
+        );
+      } finally {
+        w.dispose();
+      }
       const p = pissa(values, out, inF, r, settings.scaling, pissaIterations(init));
       a = tf.tensor2d(p.a, [r, inF]);
       b = tf.tensor2d(p.b, [out, r]);
