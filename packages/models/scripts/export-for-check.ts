@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     } else {
       const prompt = tf.tensor2d([[5, 17, 42]], undefined, "int32");
       const eos = VOCAB - 1;
-      const tokens = generate(model, prompt, { maxNewTokens: 8, eosTokenId: eos });
+      const tokens = await generate(model, prompt, { maxNewTokens: 8, eosTokenId: eos });
       expected = {
         model_type: config.modelType,
         architecture: config.modelType === "gpt2" ? "GPT2LMHeadModel" : "LlamaForCausalLM",

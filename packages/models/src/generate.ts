@@ -44,12 +44,16 @@ export interface GenerateOptions {
   positionOffset?: number;
 }
 
-/** Prompt `[batch, seq]` int32 → prompt + generated tokens `[batch, seq + n]` int32 (n ≤ maxNewTokens). */
-export function generate(model: PreTrainedModelLike, inputIds: Tensor, options: GenerateOptions): Tensor {
+/**
+ * Prompt `[batch, seq]` int32 → prompt + generated tokens `[batch, seq + n]` int32 (n ≤ maxNewTokens).
+ * Async: each step's logits are read with `await tensor.data()`, which every backend supports (tfjs WebGPU in
+ * Node has no sync reads). Do not dispose `inputIds`/`attentionMask` while it runs.
+ */
+export async function generate(model: PreTrainedModelLike, inputIds: Tensor, options: GenerateOptions): Promise<Tensor> {
   const o = checkOptions(model, inputIds, options);
   const [batch, promptLen] = inputIds.shape as [number, number];
-  const rows = (inputIds.arraySync() as number[][]).map((r) => r.map(Number));
-  const mask: number[][] | null = options.attentionMask === undefined ? null : (options.attentionMask.arraySync() as number[][]);
+  const rows = ((await inputIds.array()) as number[][]).map((r) => r.map(Number));
+  const mask: number[][] | null = options.attentionMask === undefined ? null : ((await options.attentionMask.array()) as number[][]);
   if (mask !== null && (mask.length !== batch || mask.some((r) => r.length !== promptLen))) {
     throw new Error(`generate: attentionMask must be [${batch}, ${promptLen}] like inputIds.`);
   }
@@ -93,9 +97,16 @@ export function generate(model: PreTrainedModelLike, inputIds: Tensor, options: 
         const last = tf.reshape(tf.slice(out.logits, [0, t - 1, 0], [batch, 1, v]), [batch, v]);
         return { last, cache: out.pastKeyValues ?? [] } as unknown as tf.TensorContainer;
       }) as unknown as { last: Tensor; cache: LayerKV[] };
-      const logits = next.last.dataSync() as Float32Array;
       const vocab = next.last.shape[1]!;
-      next.last.dispose();
+      let logits: Float32Array;
+      try {
+        logits = (await next.last.data()) as Float32Array;
+      } catch (error) {
+        disposeCache(next.cache);
+        throw error;
+      } finally {
+        next.last.dispose();
+      }
       disposeCache(cache);
       cache = o.useCache ? next.cache : undefined;
       if (!o.useCache) disposeCache(next.cache);

@@ -72,7 +72,7 @@ describe.each([
       const ids = tf.tensor2d(g.input_ids, undefined, "int32");
       for (const useCache of [true, false]) {
         const before = tf.memory().numTensors;
-        const tokens = generate(model, ids, { maxNewTokens: g.max_new_tokens, eosTokenId: g.eos_token_id, useCache });
+        const tokens = await generate(model, ids, { maxNewTokens: g.max_new_tokens, eosTokenId: g.eos_token_id, useCache });
         expect(tf.memory().numTensors).toBe(before + 1);
         expect(tokens.arraySync()).toEqual(g.tokens);
         tokens.dispose();

@@ -1,6 +1,6 @@
 /** Generation: cache vs no cache, sampling reproducibility, eos handling, left padding, no leaks. */
 import { describe, expect, it } from "vitest";
-import { tf, setSeed } from "@peftjs/core";
+import { tf, setSeed, withoutSyncReads } from "@peftjs/core";
 import { bertConfig, createModel, generate, gpt2Config, llamaConfig } from "../src/index.js";
 import type { PretrainedModel } from "../src/index.js";
 
@@ -10,21 +10,21 @@ function tiny(arch: "gpt2" | "llama"): PretrainedModel {
   return createModel(arch === "gpt2" ? gpt2Config("tiny", { initializerRange: 0.3 }) : llamaConfig("tiny", { initializerRange: 0.3 })).eval();
 }
 
-function gen(model: PretrainedModel, prompt: number[][], options: Parameters<typeof generate>[2]): number[][] {
+async function gen(model: PretrainedModel, prompt: number[][], options: Parameters<typeof generate>[2]): Promise<number[][]> {
   const ids = tf.tensor2d(prompt, undefined, "int32");
-  const out = generate(model, ids, options);
-  const rows = out.arraySync() as number[][];
+  const out = await generate(model, ids, options);
+  const rows = (await out.array()) as number[][];
   tf.dispose([ids, out]);
   return rows;
 }
 
 describe.each(["gpt2", "llama"] as const)("generate (%s)", (arch) => {
-  it("gives the same greedy tokens with and without the KV cache, leaking nothing", () => {
+  it("gives the same greedy tokens with and without the KV cache, leaking nothing", async () => {
     const model = tiny(arch);
     const prompt = [[1, 2, 3], [9, 8, 7]];
     const before = tf.memory().numTensors;
-    const cached = gen(model, prompt, { maxNewTokens: 12, eosTokenId: null });
-    const uncached = gen(model, prompt, { maxNewTokens: 12, eosTokenId: null, useCache: false });
+    const cached = await gen(model, prompt, { maxNewTokens: 12, eosTokenId: null });
+    const uncached = await gen(model, prompt, { maxNewTokens: 12, eosTokenId: null, useCache: false });
     expect(tf.memory().numTensors).toBe(before);
     expect(cached).toEqual(uncached);
     expect(cached[0]!.slice(0, 3)).toEqual([1, 2, 3]);
@@ -32,26 +32,26 @@ describe.each(["gpt2", "llama"] as const)("generate (%s)", (arch) => {
     model.dispose();
   });
 
-  it("samples reproducibly from a seed, the same with and without the cache; top-k 1 is greedy", () => {
+  it("samples reproducibly from a seed, the same with and without the cache; top-k 1 is greedy", async () => {
     const model = tiny(arch);
     const prompt = [[4, 5]];
     const opts = { maxNewTokens: 10, eosTokenId: null, doSample: true, seed: 123, temperature: 1.5 };
-    const a = gen(model, prompt, opts);
-    expect(gen(model, prompt, opts)).toEqual(a);
-    expect(gen(model, prompt, { ...opts, useCache: false })).toEqual(a);
-    expect(gen(model, prompt, { ...opts, seed: 124 })).not.toEqual(a);
-    expect(gen(model, prompt, { ...opts, topK: 1 })).toEqual(gen(model, prompt, { maxNewTokens: 10, eosTokenId: null }));
-    const nucleus = gen(model, prompt, { ...opts, topP: 0.5 });
+    const a = await gen(model, prompt, opts);
+    expect(await gen(model, prompt, opts)).toEqual(a);
+    expect(await gen(model, prompt, { ...opts, useCache: false })).toEqual(a);
+    expect(await gen(model, prompt, { ...opts, seed: 124 })).not.toEqual(a);
+    expect(await gen(model, prompt, { ...opts, topK: 1 })).toEqual(await gen(model, prompt, { maxNewTokens: 10, eosTokenId: null }));
+    const nucleus = await gen(model, prompt, { ...opts, topP: 0.5 });
     expect(nucleus[0]!.length).toBe(12);
     model.dispose();
   });
 
-  it("stops a row at eos and pads it while other rows go on", () => {
+  it("stops a row at eos and pads it while other rows go on", async () => {
     const model = tiny(arch);
     const prompt = [[1, 2, 3], [9, 8, 7]];
-    const free = gen(model, prompt, { maxNewTokens: 6, eosTokenId: null });
+    const free = await gen(model, prompt, { maxNewTokens: 6, eosTokenId: null });
     const eos = free[0]![4]!; // row 0's second new token
-    const stopped = gen(model, prompt, { maxNewTokens: 6, eosTokenId: eos, padTokenId: 0 });
+    const stopped = await gen(model, prompt, { maxNewTokens: 6, eosTokenId: eos, padTokenId: 0 });
     const firstEos = (row: number[]) => row.slice(3).indexOf(eos);
     const row0 = stopped[0]!;
     expect(row0.slice(0, 3 + firstEos(free[0]!) + 1)).toEqual(free[0]!.slice(0, 3 + firstEos(free[0]!) + 1));
@@ -60,10 +60,10 @@ describe.each(["gpt2", "llama"] as const)("generate (%s)", (arch) => {
     model.dispose();
   });
 
-  it("handles a left-padded prompt as the unpadded prompt alone (positions count real tokens)", () => {
+  it("handles a left-padded prompt as the unpadded prompt alone (positions count real tokens)", async () => {
     const model = tiny(arch);
-    const alone = gen(model, [[6, 7, 8]], { maxNewTokens: 5, eosTokenId: null });
-    const batch = gen(model, [[0, 0, 6, 7, 8], [1, 2, 3, 4, 5]], {
+    const alone = await gen(model, [[6, 7, 8]], { maxNewTokens: 5, eosTokenId: null });
+    const batch = await gen(model, [[0, 0, 6, 7, 8], [1, 2, 3, 4, 5]], {
       maxNewTokens: 5,
       eosTokenId: null,
       attentionMask: tf.tensor2d([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], undefined, "int32"),
@@ -74,20 +74,20 @@ describe.each(["gpt2", "llama"] as const)("generate (%s)", (arch) => {
 });
 
 describe.each(["gpt2", "llama"] as const)("generate for prompt methods (%s)", (arch) => {
-  it("prompt embeddings act as tokens put before the prompt (prompt tuning)", () => {
+  it("prompt embeddings act as tokens put before the prompt (prompt tuning)", async () => {
     const model = tiny(arch);
     const virtual = tf.tensor2d([[11, 12, 13]], undefined, "int32");
     const promptEmbeds = model.getInputEmbeddings().forward(virtual);
-    const asTokens = gen(model, [[11, 12, 13, 4, 5]], { maxNewTokens: 6, eosTokenId: null });
+    const asTokens = await gen(model, [[11, 12, 13, 4, 5]], { maxNewTokens: 6, eosTokenId: null });
     for (const useCache of [true, false]) {
-      const withEmbeds = gen(model, [[4, 5]], { maxNewTokens: 6, eosTokenId: null, promptEmbeds, useCache });
+      const withEmbeds = await gen(model, [[4, 5]], { maxNewTokens: 6, eosTokenId: null, promptEmbeds, useCache });
       expect(withEmbeds[0]).toEqual(asTokens[0]!.slice(3));
     }
     tf.dispose([virtual, promptEmbeds]);
     model.dispose();
   });
 
-  it("prefix key/values with a position offset generate as transformers does with the prefix as its cache (prefix tuning)", () => {
+  it("prefix key/values with a position offset generate as transformers does with the prefix as its cache (prefix tuning)", async () => {
     const model = tiny(arch);
     const c = model.config;
     const P = 2;
@@ -105,7 +105,7 @@ describe.each(["gpt2", "llama"] as const)("generate for prompt methods (%s)", (a
       tf.dispose([ids, out.logits]);
     }
     for (const useCache of [true, false]) {
-      expect(gen(model, [[4, 5, 6]], { maxNewTokens: 5, eosTokenId: null, prefixKeyValues: prefix, positionOffset: P, useCache })).toEqual([seq]);
+      expect(await gen(model, [[4, 5, 6]], { maxNewTokens: 5, eosTokenId: null, prefixKeyValues: prefix, positionOffset: P, useCache })).toEqual([seq]);
     }
     tf.dispose(prefix.flatMap((kv) => [kv.key, kv.value]));
     model.dispose();
@@ -113,17 +113,39 @@ describe.each(["gpt2", "llama"] as const)("generate for prompt methods (%s)", (a
 });
 
 describe("generate input checks", () => {
-  it("refuses a classifier and bad options with clear errors", () => {
+  it("refuses a classifier and bad options with clear errors", async () => {
     setSeed(1);
     const bert = createModel(bertConfig("tiny")).eval();
     const ids = tf.tensor2d([[1, 2]], undefined, "int32");
-    expect(() => generate(bert, ids, { maxNewTokens: 2 })).toThrow(/generation needs a causal LM/);
+    await expect(generate(bert, ids, { maxNewTokens: 2 })).rejects.toThrow(/generation needs a causal LM/);
     const gpt2 = createModel(gpt2Config("tiny"));
-    expect(() => generate(gpt2, ids, { maxNewTokens: -1 })).toThrow(/maxNewTokens must be a non-negative integer/);
-    expect(() => generate(gpt2, ids, { maxNewTokens: 1, temperature: 0 })).toThrow(/temperature must be > 0/);
-    expect(() => generate(gpt2, ids, { maxNewTokens: 1, topP: 0 })).toThrow(/topP must be in \(0, 1\]/);
+    await expect(generate(gpt2, ids, { maxNewTokens: -1 })).rejects.toThrow(/maxNewTokens must be a non-negative integer/);
+    await expect(generate(gpt2, ids, { maxNewTokens: 1, temperature: 0 })).rejects.toThrow(/temperature must be > 0/);
+    await expect(generate(gpt2, ids, { maxNewTokens: 1, topP: 0 })).rejects.toThrow(/topP must be in \(0, 1\]/);
     tf.dispose(ids);
     bert.dispose();
     gpt2.dispose();
+  });
+});
+
+describe("generate without sync reads (tfjs WebGPU in Node has none)", () => {
+  it("reads with await tensor.data(): the same greedy tokens as on cpu", async () => {
+    const prompt = [[1, 2, 3], [9, 8, 7]];
+    const model = tiny("llama");
+    const onCpu = await gen(model, prompt, { maxNewTokens: 6, eosTokenId: null });
+    model.dispose();
+    // Built on the backend, so its weights live there as on a GPU.
+    const tokens = await withoutSyncReads(async () => {
+      const m = tiny("llama");
+      const ids = tf.tensor2d(prompt, undefined, "int32");
+      const mask = tf.onesLike(ids);
+      const out = await generate(m, ids, { maxNewTokens: 6, eosTokenId: null, attentionMask: mask });
+      expect(() => out.dataSync()).toThrow(/readSync is not available/);
+      const rows = (await out.array()) as number[][];
+      tf.dispose([ids, mask, out]);
+      m.dispose();
+      return rows;
+    });
+    expect(tokens).toEqual(onCpu);
   });
 });
