@@ -13,6 +13,12 @@ export function formatBytes(bytes: number | null | undefined): string {
 }
 
 /** Milliseconds with about three significant digits. */
+/** A duration with its unit: "139 ms", "2.52 s". */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "–";
+  return ms >= 1000 ? formatMs(ms) : `${formatMs(ms)} ms`;
+}
+
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "–";
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;

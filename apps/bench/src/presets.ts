@@ -86,17 +86,21 @@ export const PRESETS: Record<PresetName, Preset> = {
       steps: 150,
     },
   },
+  // Sized so that the whole run, with the PyTorch + PEFT peer, fits one 10-minute GPU-host call. On
+  // WebGPU a training step of a small model costs about 0.35 s whatever its width (kernel dispatch, not
+  // arithmetic, dominates: measured on an H100), so the quality phase uses the tiny model with a larger
+  // batch rather than more steps.
   small: {
     name: "small",
-    timing: { model: { nLayer: 12, nEmbd: 768, nHead: 12, vocabSize: 50257, nPositions: 1024 }, batch: 8, seq: 256, warmupSteps: 3, steps: 20, inferenceReps: 10, mergeReps: 5 },
+    timing: { model: { nLayer: 12, nEmbd: 768, nHead: 12, vocabSize: 50257, nPositions: 1024 }, batch: 8, seq: 256, warmupSteps: 2, steps: 8, inferenceReps: 5, mergeReps: 5 },
     quality: {
-      model: { nLayer: 4, nEmbd: 256, nHead: 4, vocabSize: null, nPositions: 64 },
+      model: { nLayer: 2, nEmbd: 64, nHead: 4, vocabSize: null, nPositions: 64 },
       synthetic: SYNTHETIC,
       localSeq: 128,
-      batch: 32,
-      pretrainSteps: 1500,
-      pretrainLr: 1e-3,
-      steps: 400,
+      batch: 64,
+      pretrainSteps: 300,
+      pretrainLr: 3e-3,
+      steps: 60,
     },
   },
 };

@@ -3,7 +3,7 @@
  * (or backend) and date. `scripts/summary.ts results.json` prints it; report.md starts with it.
  */
 import type { BenchResults } from "../results.js";
-import { formatBytes, formatMs, formatPercent, formatRatio } from "../format.js";
+import { formatBytes, formatDuration, formatPercent, formatRatio } from "../format.js";
 import { markdownTable } from "./markdown-table.js";
 
 export function summaryTitle(r: BenchResults): string {
@@ -26,7 +26,7 @@ export function renderSummary(r: BenchResults): string {
     const cells = [
       m.error === null ? m.label : `${m.label} ⚠`,
       formatPercent(m.trainable?.percent),
-      tr === null ? "–" : `${formatMs(tr.stepMs.median)} ms`,
+      tr === null ? "–" : formatDuration(tr.stepMs.median),
       tr === null ? "–" : tr.tokensPerSecond.toFixed(0),
       formatBytes(tr?.peakBytes),
       m.quality === null ? "–" : m.quality.heldOutLoss.toFixed(3),

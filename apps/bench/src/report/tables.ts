@@ -3,7 +3,7 @@
  * rendered by the Markdown, HTML and console writers.
  */
 import type { BenchResults, MethodResult, PeerMethodResult, PeerResults } from "../results.js";
-import { formatBytes, formatCount, formatFixed, formatMs, formatPercent, formatRatio, formatTokensPerSecond } from "../format.js";
+import { formatBytes, formatCount, formatFixed, formatDuration, formatMs, formatPercent, formatRatio, formatTokensPerSecond } from "../format.js";
 
 export interface Table {
   id: string;
@@ -50,10 +50,10 @@ export function trainingTable(r: BenchResults): Table {
       const tr = m.training;
       if (tr === null) return row(m, Array<string>(8).fill(dash));
       return row(m, [
-        `${formatMs(tr.stepMs.median)} ms`,
+        formatDuration(tr.stepMs.median),
         formatMs(tr.stepMs.p10),
         formatMs(tr.stepMs.p90),
-        `${formatMs(tr.firstStepMs)} ms`,
+        formatDuration(tr.firstStepMs),
         formatTokensPerSecond(tr.tokensPerSecond),
         formatBytes(tr.peakBytes),
         formatBytes(tr.backendPeakBytes),
@@ -93,7 +93,7 @@ export function qualityTable(r: BenchResults): Table {
 }
 
 export function inferenceTable(r: BenchResults): Table {
-  const med = (s: { median: number } | undefined): string => (s === undefined ? dash : `${formatMs(s.median)} ms`);
+  const med = (s: { median: number } | undefined): string => (s === undefined ? dash : formatDuration(s.median));
   const b = r.base.inferenceMs;
   return {
     id: "inference",
@@ -119,7 +119,7 @@ export function mergeTable(r: BenchResults): Table {
     align: ["l", "r", "r", "r"],
     rows: r.methods
       .filter((m) => m.merge !== null)
-      .map((m) => row(m, [`${formatMs(m.merge!.mergeMs.median)} ms`, `${formatMs(m.merge!.unmergeMs.median)} ms`, m.merge!.maxAbsLogitDiff.toExponential(2)])),
+      .map((m) => row(m, [formatDuration(m.merge!.mergeMs.median), formatDuration(m.merge!.unmergeMs.median), m.merge!.maxAbsLogitDiff.toExponential(2)])),
   };
 }
 
@@ -141,21 +141,21 @@ export function peerTable(r: BenchResults): Table | null {
     align: ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"],
     rows: r.methods.map((m) => {
       const p = peerFor(peer, m.name);
-      if (p === undefined || p.error !== null) return row(m, [m.training ? `${formatMs(m.training.stepMs.median)} ms` : dash, p?.error ?? "not run", ...Array<string>(8).fill(dash)]);
+      if (p === undefined || p.error !== null) return row(m, [m.training ? formatDuration(m.training.stepMs.median) : dash, p?.error ?? "not run", ...Array<string>(8).fill(dash)]);
       const ourStep = m.training?.stepMs.median;
       // Live-tensor peaks on both sides (tf.profile peakBytes vs torch.cuda.max_memory_allocated).
       const ourMem = m.training?.peakBytes;
       const ourInf = (m.inferenceMergedMs ?? m.inferenceUnmergedMs)?.batch1.median;
       const theirInf = (p.inferenceMergedMs ?? p.inferenceUnmergedMs)?.batch1.median;
       return row(m, [
-        `${formatMs(ourStep)} ms`,
-        `${formatMs(p.training.stepMs.median)} ms`,
+        formatDuration(ourStep),
+        formatDuration(p.training.stepMs.median),
         formatRatio(ourStep, p.training.stepMs.median),
         formatBytes(ourMem),
         formatBytes(p.training.peakBytes),
         formatRatio(ourMem, p.training.peakBytes),
-        `${formatMs(ourInf)} ms`,
-        `${formatMs(theirInf)} ms`,
+        formatDuration(ourInf),
+        formatDuration(theirInf),
         formatRatio(ourInf, theirInf),
         m.trainable === null ? dash : m.trainable.params === p.trainable.params ? "yes" : `no (${formatCount(m.trainable.params)} vs ${formatCount(p.trainable.params)})`,
       ]);
