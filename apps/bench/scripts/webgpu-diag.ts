@@ -39,10 +39,10 @@ async function ops(): Promise<Record<string, Float32Array>> {
 
 async function model(): Promise<Record<string, number | Float32Array>> {
   setSeed(0);
-  const m = new GPT2LMHeadModel(gpt2Config("small", { numHiddenLayers: 2 }));
+  const m = new GPT2LMHeadModel(gpt2Config("small", { numHiddenLayers: 2, vocabSize: process.env.DIAG_VOCAB ? Number(process.env.DIAG_VOCAB) : 50257 }));
   const peft = getPeftModel(m, lora({ r: 8, loraAlpha: 16, targetModules: ["c_attn", "c_proj", "c_fc"], initLoraWeights: false }));
   peft.eval();
-  const ids = tf.tensor2d([Array.from({ length: 256 }, (_, i) => (i * 7919) % 50257)], undefined, "int32");
+  const ids = tf.tensor2d([Array.from({ length: 256 }, (_, i) => (i * 7919) % (process.env.DIAG_VOCAB ? Number(process.env.DIAG_VOCAB) : 50257))], undefined, "int32");
   console.log(`[diag ${tf.getBackend()}] model built`);
   const unmerged = peft.forward({ inputIds: ids }).logits;
   const u = (await unmerged.data()) as Float32Array;
@@ -58,6 +58,26 @@ async function model(): Promise<Record<string, number | Float32Array>> {
   peft.merge();
   const merged = (await peft.forward({ inputIds: ids }).logits.data()) as Float32Array;
   peft.unmerge();
+  {
+    let d = 0;
+    for (let i = 0; i < u.length; i++) d = Math.max(d, Math.abs(u[i]! - merged[i]!));
+    console.log(`[diag ${tf.getBackend()}] merged vs unmerged (each read before the next step) max|Δ| ${d.toExponential(2)}`);
+  }
+  // The bench's order: the unmerged forward is only enqueued (not read) when the merge runs.
+  const lazyBefore = peft.forward({ inputIds: ids }).logits;
+  peft.merge();
+  const lazyMerged = peft.forward({ inputIds: ids }).logits;
+  const lb = (await lazyBefore.data()) as Float32Array;
+  const lm = (await lazyMerged.data()) as Float32Array;
+  peft.unmerge();
+  {
+    let d = 0, dOld = 0;
+    for (let i = 0; i < u.length; i++) {
+      d = Math.max(d, Math.abs(lb[i]! - lm[i]!));
+      dOld = Math.max(dOld, Math.abs(lb[i]! - u[i]!));
+    }
+    console.log(`[diag ${tf.getBackend()}] lazy order: merged vs enqueued-unmerged max|Δ| ${d.toExponential(2)}; enqueued-unmerged vs read-unmerged ${dOld.toExponential(2)}`);
+  }
   const again = (await peft.forward({ inputIds: ids }).logits.data()) as Float32Array;
   let d1 = 0, d2 = 0, mx = 0;
   for (let i = 0; i < u.length; i++) {
@@ -66,7 +86,7 @@ async function model(): Promise<Record<string, number | Float32Array>> {
     mx = Math.max(mx, Math.abs(u[i]!));
   }
   peft.dispose?.();
-  return { "max|unmerged-merged|": d1, "max|unmerged-after unmerge|": d2, "max|logit|": mx, logits: u };
+  return { "max|unmerged-merged|": d1, "max|unmerged-after unmerge|": d2, "max|logit|": mx, logits: u, mergedLogits: merged };
 }
 
 const choice = process.env.DIAG_LOCAL ? { name: "cpu (DIAG_LOCAL)" } : await selectBackend({
@@ -79,7 +99,7 @@ const gOps = await ops();
 const gModel = await model();
 await tf.setBackend("cpu");
 const cOps = await ops();
-const cModel = await model();
+const cModel = process.env.DIAG_SKIP_CPU_MODEL ? gModel : await model();
 for (const k of Object.keys(gOps)) {
   let d = 0, mx = 0;
   for (let i = 0; i < cOps[k]!.length; i++) { d = Math.max(d, Math.abs(gOps[k]![i]! - cOps[k]![i]!)); mx = Math.max(mx, Math.abs(cOps[k]![i]!)); }
@@ -90,3 +110,7 @@ const gl = gModel.logits as Float32Array, cl = cModel.logits as Float32Array;
 let d = 0;
 for (let i = 0; i < gl.length; i++) d = Math.max(d, Math.abs(gl[i]! - cl[i]!));
 console.log(`model unmerged logits max|webgpu-cpu| ${d.toExponential(2)}`);
+const gm = gModel.mergedLogits as Float32Array, cm = cModel.mergedLogits as Float32Array;
+let dm = 0;
+for (let i = 0; i < gm.length; i++) dm = Math.max(dm, Math.abs(gm[i]! - cm[i]!));
+console.log(`model merged logits max|webgpu-cpu| ${dm.toExponential(2)}`);
