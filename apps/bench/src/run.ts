@@ -85,7 +85,7 @@ function emptyResult(v: BenchVariant): MethodResult {
   return {
     name: v.name,
     label: v.label,
-    config: `${v.describe}; lr ${v.learningRate}`,
+    config: v.describe,
     peftConfig: null,
     learningRate: v.learningRate,
     trainable: null,

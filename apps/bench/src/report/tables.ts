@@ -42,7 +42,7 @@ export function trainingTable(r: BenchResults): Table {
     title: "Training step",
     caption:
       `Batch ${t.batch} × ${t.seq} tokens, ${t.warmupSteps} warm-up steps excluded, ${t.steps} timed steps each forced to finish by reading the loss. ` +
-      "Peak memory: tfjs engine bytes at the peak of one profiled step; backend: the backend's own allocation (WebGPU). " +
+      "Peak memory: live-tensor bytes at the peak of one profiled step (tf.profile); backend memory: the backend's own allocation after the steps (WebGPU buffers incl. its pool, or the wasm heap). " +
       "Tensor drift: live tensors after the last step minus after the first timed step (0 = no leak).",
     headers: ["method", "step median", "p10", "p90", "first step", "tokens/s", "peak memory", "backend memory", "tensor drift"],
     align: ["l", "r", "r", "r", "r", "r", "r", "r", "r"],
