@@ -20,7 +20,10 @@ async function ops(): Promise<Record<string, Float32Array>> {
   const a = tf.tensor(rnd([8, 768], 3), [8, 768]);
   const b = tf.tensor(rnd([2304, 8], 4), [2304, 8]);
   console.log(`[diag ${tf.getBackend()}] ops start`);
+  const x3 = tf.tensor(rnd([256, 3072], 5), [256, 3072]);
+  const a3 = tf.tensor(rnd([8, 3072], 6), [8, 3072]);
   const res: Record<string, tf.Tensor> = {
+    "x3·A3ᵀ (K=3072)": tf.matMul(x3, a3, false, true),
     "x·W": tf.matMul(x, w),
     "x·Aᵀ": tf.matMul(x, a, false, true),
     "(x·Aᵀ)·Bᵀ": tf.matMul(tf.matMul(x, a, false, true), b, false, true),
@@ -95,6 +98,8 @@ const choice = process.env.DIAG_LOCAL ? { name: "cpu (DIAG_LOCAL)" } : await sel
   loaders: { webgpu: () => import("webgpu"), "@tensorflow/tfjs-backend-webgpu": () => import("@tensorflow/tfjs-backend-webgpu") },
 });
 console.log("backend", choice.name);
+// The flag exists only once the webgpu backend module has registered its flags.
+if (process.env.DIAG_MATMUL_TYPE) tf.env().set("WEBGPU_MATMUL_PROGRAM_TYPE", Number(process.env.DIAG_MATMUL_TYPE));
 const gOps = await ops();
 const gModel = await model();
 await tf.setBackend("cpu");

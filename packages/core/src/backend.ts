@@ -282,7 +282,24 @@ async function tryWebgpu(ctx: Context): Promise<Attempt> {
     };
   }
   if (!(await tf.setBackend("webgpu"))) return { ok: false, reason: `tf.setBackend("webgpu") failed on ${described} (see the warning above)` };
+  applyWebGpuWorkarounds();
   return { ok: true, reason: `WebGPU on ${described}${adapterInfo.isFallbackAdapter ? " (software adapter, allowed)" : ""}`, isGpu: !adapterInfo.isFallbackAdapter, adapterInfo };
+}
+
+/** tfjs-backend-webgpu's `MatMulProgramType.MatMulPackedProgram`. */
+export const WEBGPU_MATMUL_PACKED = 3;
+
+/**
+ * Works around wrong results in tfjs-backend-webgpu 4.22: the split-K matmul it picks for a long inner
+ * dimension with few output tiles (K ≥ 2000, e.g. LoRA's x·Aᵀ on GPT-2's mlp.c_proj: [256, 3072]·[8, 3072]ᵀ)
+ * returned values off by up to 0.9 (max |value| 0.59) on an NVIDIA H100 through Dawn, which made unmerged
+ * LoRA outputs disagree with merged ones (apps/bench/scripts/webgpu-diag.ts). Forcing the general packed
+ * program for every matmul gave results within 1.3e-6 of the cpu backend. Called by `selectBackend`
+ * when it picks webgpu; call it yourself if you set the webgpu backend another way.
+ */
+export function applyWebGpuWorkarounds(): void {
+  if (tf.getBackend() !== "webgpu") return;
+  tf.env().set("WEBGPU_MATMUL_PROGRAM_TYPE", WEBGPU_MATMUL_PACKED);
 }
 
 function readAdapterInfo(adapter: GpuAdapterLike): AdapterInfo {

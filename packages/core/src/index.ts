@@ -50,7 +50,7 @@ export {
   bfloat16BitsToFloat32,
 } from "./io/half.js";
 // Backends and the training loop.
-export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER } from "./backend.js";
+export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER, applyWebGpuWorkarounds, WEBGPU_MATMUL_PACKED } from "./backend.js";
 export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory, OptionalPackage } from "./backend.js";
 export { AdamW, decayParameterGroups } from "./train/optimizer.js";
 export type { AdamWOptions, ParamGroup, ResolvedParamGroup, Gradients } from "./train/optimizer.js";
