@@ -37,6 +37,15 @@ export function applyToLastDim(x: Tensor, f: (x2: Tensor) => Tensor): Tensor {
   return tf.reshape(y, [...lead, y.shape[1]!]);
 }
 
+/**
+ * A new variable from an initial value, without leaving the initial tensor alive: `tf.variable` keeps the
+ * value's data but the tensor handle made to hold it would otherwise stay counted in `tf.memory()`.
+ * Variables survive `tf.tidy`; a tensor the caller passed in (made outside) is left alone.
+ */
+function newVariable(init: () => Tensor): Variable {
+  return tf.tidy(() => tf.variable(init()));
+}
+
 /** torch's default Linear init: U(-1/√in, 1/√in) for weight and bias (kaiming_uniform with a=√5). */
 function torchUniform(shape: number[], fanIn: number): Tensor {
   const bound = 1 / Math.sqrt(fanIn);
@@ -54,8 +63,8 @@ export class Linear extends Module implements LinearLike {
     options: LinearOptions = {},
   ) {
     super();
-    this.weight = this.registerParameter("weight", tf.variable(options.weight ?? torchUniform([outFeatures, inFeatures], inFeatures)));
-    this.bias = options.bias === false ? null : this.registerParameter("bias", tf.variable(options.bias_ ?? torchUniform([outFeatures], inFeatures)));
+    this.weight = this.registerParameter("weight", newVariable(() => options.weight ?? torchUniform([outFeatures, inFeatures], inFeatures)));
+    this.bias = options.bias === false ? null : this.registerParameter("bias", newVariable(() => options.bias_ ?? torchUniform([outFeatures], inFeatures)));
   }
 
   forward(x: Tensor): Tensor {
@@ -83,9 +92,9 @@ export class Conv1D extends Module implements LinearLike {
     // transformers initialises Conv1D with N(0, 0.02) and zero bias.
     this.weight = this.registerParameter(
       "weight",
-      tf.variable(options.weight ?? tf.randomNormal([inFeatures, outFeatures], 0, options.initStd ?? 0.02, "float32", nextSeed())),
+      newVariable(() => options.weight ?? tf.randomNormal([inFeatures, outFeatures], 0, options.initStd ?? 0.02, "float32", nextSeed())),
     );
-    this.bias = this.registerParameter("bias", tf.variable(options.bias ?? tf.zeros([outFeatures])));
+    this.bias = this.registerParameter("bias", newVariable(() => options.bias ?? tf.zeros([outFeatures])));
   }
 
   forward(x: Tensor): Tensor {
@@ -120,7 +129,7 @@ export class Embedding extends Module {
     super();
     this.weight = this.registerParameter(
       "weight",
-      tf.variable(options.weight ?? tf.randomNormal([numEmbeddings, embeddingDim], 0, options.initStd ?? 1, "float32", nextSeed())),
+      newVariable(() => options.weight ?? tf.randomNormal([numEmbeddings, embeddingDim], 0, options.initStd ?? 1, "float32", nextSeed())),
     );
   }
 
@@ -144,8 +153,8 @@ export class LayerNorm extends Module {
     options: { bias?: boolean } = {},
   ) {
     super();
-    this.weight = this.addParameter("weight", tf.ones([normalizedShape]));
-    this.bias = options.bias === false ? null : this.addParameter("bias", tf.zeros([normalizedShape]));
+    this.weight = this.registerParameter("weight", newVariable(() => tf.ones([normalizedShape])));
+    this.bias = options.bias === false ? null : this.registerParameter("bias", newVariable(() => tf.zeros([normalizedShape])));
   }
 
   forward(x: Tensor): Tensor {
@@ -167,7 +176,7 @@ export class RMSNorm extends Module {
     readonly eps = 1e-6,
   ) {
     super();
-    this.weight = this.addParameter("weight", tf.ones([hiddenSize]));
+    this.weight = this.registerParameter("weight", newVariable(() => tf.ones([hiddenSize])));
   }
 
   forward(x: Tensor): Tensor {

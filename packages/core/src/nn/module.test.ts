@@ -101,3 +101,17 @@ describe("layers against float64 references", () => {
     expect(e.forward(tf.tensor2d([[2, 0]], [1, 2], "int32")).arraySync()).toEqual([[[5, 6], [1, 2]]]);
   });
 });
+
+describe("construction", () => {
+  it("leaves exactly one live tensor per parameter (no stray initial tensors)", () => {
+    const before = tf.memory().numTensors;
+    const net = new Net();
+    const emb = new Embedding(5, 4);
+    const rms = new RMSNorm(4);
+    const conv = new Conv1D(4, 3);
+    const params = net.parameters().length + emb.parameters().length + rms.parameters().length + conv.parameters().length;
+    expect(tf.memory().numTensors - before).toBe(params);
+    for (const m of [net, emb, rms, conv]) m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
