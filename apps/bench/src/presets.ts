@@ -5,7 +5,7 @@
  * synthetic task within the budget (stated in the report).
  */
 import type { BackendName, CliOptions, PresetName } from "./args.js";
-import type { TaskName } from "./data/synthetic.js";
+import type { SyntheticTaskOptions } from "./data/synthetic.js";
 
 export interface Gpt2Shape {
   nLayer: number;
@@ -16,15 +16,8 @@ export interface Gpt2Shape {
   nPositions: number;
 }
 
-export interface SyntheticSpec {
-  numSymbols: number;
-  length: number;
-  sourceTasks: TaskName[];
-  targetTask: TaskName;
-  sourceSize: number;
-  trainSize: number;
-  heldOutSize: number;
-}
+/** The synthetic task's shape; the seed comes from the command line. */
+export type SyntheticSpec = Omit<SyntheticTaskOptions, "seed">;
 
 export interface Preset {
   name: PresetName;
