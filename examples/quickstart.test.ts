@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { quickstart } from "./quickstart.js";
 
 describe("README quick start", () => {
@@ -14,7 +14,18 @@ describe("README quick start", () => {
   it("runs: the loss falls and a PEFT adapter folder is written", async () => {
     const dir = await mkdtemp(join(tmpdir(), "peftjs-quickstart-"));
     try {
-      const losses = await quickstart(join(dir, "adapter"));
+      // The happy path is quiet: no tfjs banner, no warning (the Conv1D layout is detected silently).
+      const warn = vi.spyOn(console, "warn");
+      const error = vi.spyOn(console, "error");
+      let losses: number[];
+      try {
+        losses = await quickstart(join(dir, "adapter"));
+      } finally {
+        warn.mockRestore();
+        error.mockRestore();
+      }
+      expect(warn.mock.calls).toEqual([]);
+      expect(error.mock.calls).toEqual([]);
       expect(losses).toHaveLength(40);
       // A random tiny GPT-2 with frozen random embeddings caps how far LoRA alone can go (~4.3 from ln 128);
       // the point here is that training moves the loss, through the adapter only.

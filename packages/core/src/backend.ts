@@ -12,6 +12,8 @@ import type * as NodeFs from "node:fs";
 import type * as NodeModule from "node:module";
 import type * as NodePath from "node:path";
 import { tf } from "./tf.js";
+import { resolveLogger } from "./log.js";
+import type { LoggerOptions } from "./log.js";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
@@ -45,7 +47,7 @@ export interface BackendChoice {
   skipped: SkippedBackend[];
 }
 
-export interface SelectBackendOptions {
+export interface SelectBackendOptions extends LoggerOptions {
   /**
    * Restricts and orders the candidates, e.g. `"cpu"` or `["webgpu", "wasm"]`. When every preferred
    * backend fails, `selectBackend` throws with each reason instead of falling back to others.
@@ -60,7 +62,10 @@ export interface SelectBackendOptions {
   allowSoftwareAdapter?: boolean;
   /** Where the wasm backend finds its `.wasm` files (a prefix ending in `/`). Node default: the package's dist folder. */
   wasmPaths?: string;
-  /** Receives one line per candidate tried. Default: `console.info`. */
+  /**
+   * Receives one line per candidate tried (chosen, or skipped and why). Default: the logger's info level
+   * (`logger` / `verbose`), so silent unless asked for.
+   */
   log?: (line: string) => void;
   /**
    * How to load each optional package, e.g. `{ "@tensorflow/tfjs-backend-webgpu": () => import("@tensorflow/tfjs-backend-webgpu") }`.
@@ -98,7 +103,8 @@ interface Context {
  * candidate tried: chosen, or skipped and why. On failure the previously active backend is restored.
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
-  const log = options.log ?? ((line: string) => console.info(line));
+  const logger = resolveLogger(options);
+  const log = options.log ?? ((line: string) => logger.info(line));
   const preferred = options.prefer === undefined ? undefined : typeof options.prefer === "string" ? [options.prefer] : [...options.prefer];
   if (preferred !== undefined) {
     if (preferred.length === 0) throw new Error("selectBackend: prefer is empty; name at least one of " + BACKEND_ORDER.join(", ") + ", or leave it out.");

@@ -2,6 +2,9 @@
 export { tf, tfjsVersions } from "./tf.js";
 export type { Tensor, Variable, Rank, DataType } from "./tf.js";
 export { setSeed, random, nextSeed } from "./random.js";
+// Logging: every package's messages go through one Logger (quiet by default for info, warnings on).
+export { consoleLogger, silentLogger, setDefaultLogger, getDefaultLogger, resolveLogger } from "./log.js";
+export type { Logger, LoggerOptions, LogLevel, LogThreshold } from "./log.js";
 export { Module, ModuleList, StateDictError } from "./nn/module.js";
 export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from "./nn/module.js";
 export {
@@ -20,7 +23,7 @@ export {
 export type { LinearLike, LinearOptions } from "./nn/layers.js";
 export type { LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike } from "./model.js";
 export { isTunerLayer } from "./method.js";
-export type { Method, AdapterSpec, BasePeftConfig, TargetSelection, TunerLayer, InjectResult, SpecificationVersion } from "./method.js";
+export type { Method, AdapterSpec, BasePeftConfig, TargetSelection, TunerLayer, InjectResult, InjectContext, SpecificationVersion } from "./method.js";
 // File I/O: safetensors (in memory and on disk) and atomic writes.
 export {
   SafetensorsError,

@@ -4,6 +4,7 @@
  * so a future contract can be a discriminated union.
  */
 import type { Module } from "./nn/module.js";
+import type { Logger } from "./log.js";
 
 export type SpecificationVersion = "v1";
 
@@ -69,6 +70,12 @@ export interface InjectResult {
   targets: string[];
 }
 
+/** What `PeftModel` hands a method's `inject` besides the config. */
+export interface InjectContext {
+  /** Where the method reports what it corrected or detected (PeftModel's `logger`). */
+  logger: Logger;
+}
+
 export interface Method<C extends BasePeftConfig = BasePeftConfig> {
   readonly specificationVersion: SpecificationVersion;
   /** Lowercase, unique in a registry: "lora". */
@@ -89,8 +96,9 @@ export interface Method<C extends BasePeftConfig = BasePeftConfig> {
    * Adds adapter `adapterName` to the model: wraps matched modules in tuner layers (or adds to the
    * tuner layer already there). New adapter parameters are trainable; base parameters are not touched
    * (PeftModel freezes them). Throws when nothing matches (listing the model's module paths).
+   * `context` is optional so that a method can be called directly; without it, use the default logger.
    */
-  inject(model: Module, config: C, adapterName: string): InjectResult;
+  inject(model: Module, config: C, adapterName: string, context?: InjectContext): InjectResult;
   /**
    * Internal parameter path (as `namedParameters()` lists it) → the key in adapter_model.safetensors
    * without the `base_model.model.` prefix, or null when the parameter is not part of this adapter.

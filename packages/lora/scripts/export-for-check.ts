@@ -12,7 +12,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tf, setSeed, nextSeed, getPeftModel, train } from "@peftjs/core";
+import { tf, setSeed, nextSeed, getPeftModel, silentLogger, train } from "@peftjs/core";
 import type { AdapterSpec } from "@peftjs/core";
 import { bertConfig, createModel, gpt2Config, llamaConfig, loadPretrained, savePretrained } from "@peftjs/models";
 import type { ModelConfig, PretrainedModel } from "@peftjs/models";
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     // Start from the saved base, so that our weights are exactly what transformers will load.
     const base = await loadPretrained(join(outDir, `base_${c.arch}`));
     const spec: AdapterSpec = lora({ ...c.options, initLoraWeights: true });
-    const peft = getPeftModel(base, spec, "default", { warn: () => undefined });
+    const peft = getPeftModel(base, spec, "default", { logger: silentLogger });
     const inputIds = tf.tensor2d(INPUT_IDS, undefined, "int32");
     const labels = c.arch === "bert" ? tf.tensor1d([0, 2], "int32") : inputIds;
     peft.train();

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
-import { Module, Linear, Conv1D, Embedding, LayerNorm, ModuleList, setSeed, NoMatchingTargetsError } from "@peftjs/core";
-import type { Tensor } from "@peftjs/core";
+import { Module, Linear, Conv1D, Embedding, LayerNorm, ModuleList, setSeed, NoMatchingTargetsError, silentLogger } from "@peftjs/core";
+import type { Logger, Tensor } from "@peftjs/core";
 import { parseLoraConfig } from "./config.js";
 import { injectLora, loraFileKey, loraParamPath, loraMethod } from "./method.js";
 import { LoraEmbedding, LoraLinear } from "./layer.js";
@@ -82,11 +82,18 @@ class Toy extends Module {
   }
 }
 
-function inject(options: Parameters<typeof parseLoraConfig>[0], model = new Toy()): { model: Toy; targets: string[]; warnings: string[] } {
-  setSeed(1);
+/** A logger that records info and warn lines apart. */
+function recorder(): { logger: Logger; infos: string[]; warnings: string[] } {
+  const infos: string[] = [];
   const warnings: string[] = [];
-  const { targets } = injectLora(model, parseLoraConfig(options), "default", (m) => warnings.push(m));
-  return { model, targets, warnings };
+  return { logger: { ...silentLogger, info: (m) => infos.push(m), warn: (m) => warnings.push(m) }, infos, warnings };
+}
+
+function inject(options: Parameters<typeof parseLoraConfig>[0], model = new Toy()): { model: Toy; targets: string[]; warnings: string[]; infos: string[] } {
+  setSeed(1);
+  const rec = recorder();
+  const { targets } = injectLora(model, parseLoraConfig(options), "default", { logger: rec.logger });
+  return { model, targets, warnings: rec.warnings, infos: rec.infos };
 }
 
 describe("injectLora", () => {
@@ -113,14 +120,15 @@ describe("injectLora", () => {
     expect(inject({ targetModules: "all-linear" }).targets).toHaveLength(9);
   });
 
-  it("sets fanInFanOut from the target's layout, warning like PEFT's dispatch_default", () => {
+  it("sets fanInFanOut from the target's layout like PEFT's dispatch_default, as an info line (not a warning)", () => {
     const conv = inject({ targetModules: ["c_attn"] });
-    expect(conv.warnings).toEqual(['fanInFanOut is false but the target "model.layers.0.c_attn" is a Conv1D (weight [in, out]); setting fanInFanOut to true.']);
+    expect(conv.infos).toEqual(['fanInFanOut is false but the target "model.layers.0.c_attn" is a Conv1D (weight [in, out]); setting fanInFanOut to true.']);
+    expect(conv.warnings).toEqual([]);
     const config = parseLoraConfig({ targetModules: ["q_proj"], fanInFanOut: true });
-    const warnings: string[] = [];
-    injectLora(new Toy(), config, "default", (m) => warnings.push(m));
+    const rec = recorder();
+    injectLora(new Toy(), config, "default", { logger: rec.logger });
     expect(config.fanInFanOut).toBe(false);
-    expect(warnings[0]).toMatch(/fanInFanOut is true but the target "model.layers.0.q_proj" is a Linear/);
+    expect(rec.infos[0]).toMatch(/fanInFanOut is true but the target "model.layers.0.q_proj" is a Linear/);
   });
 
   it("adds a second adapter to the tuner layer already there", () => {

@@ -9,8 +9,9 @@ import {
   isLinearLike,
   isTunerLayer,
   matchTargets,
+  resolveLogger,
 } from "@peftjs/core";
-import type { InjectResult, Method, Module } from "@peftjs/core";
+import type { InjectContext, InjectResult, Method, Module } from "@peftjs/core";
 import { fromPeftLoraConfig, parseLoraConfig, toPeftLoraConfig } from "./config.js";
 import type { LoraConfig } from "./config.js";
 import { LoraEmbedding, LoraLayer, LoraLinear } from "./layer.js";
@@ -70,12 +71,14 @@ function canAdapt(m: Module): boolean {
 
 /**
  * Wraps every matched module in a LoRA tuner layer (or adds the adapter to the one already there). Like
- * PEFT's `dispatch_default`, `fanInFanOut` follows the target: true for Conv1D, false for Linear, with a
- * warning when the config said otherwise (the corrected value is what `adapter_config.json` records).
+ * PEFT's `dispatch_default`, `fanInFanOut` follows the target: true for Conv1D, false for Linear, with an
+ * info line on `context.logger` (default: the default logger) when the config said otherwise (the
+ * corrected value is what `adapter_config.json` records).
  */
-export function injectLora(model: Module, config: LoraConfig, adapterName: string, warn: (message: string) => void = (m) => console.warn(m)): InjectResult {
+export function injectLora(model: Module, config: LoraConfig, adapterName: string, context?: InjectContext): InjectResult {
+  const logger = context?.logger ?? resolveLogger(undefined);
   resolveTargets(model, config);
-  const paths = matchTargets(model, config, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, warn });
+  const paths = matchTargets(model, config, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, logger });
   const layers: LoraLayer[] = [];
   for (const path of paths) {
     const target = model.getSubmodule(path);
@@ -91,7 +94,9 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
     if (isLinearLike(base)) {
       const conv1d = base.weightLayout === "in_out";
       if (config.fanInFanOut !== conv1d) {
-        warn(
+        // PEFT warns here; the layout is unambiguous from the layer itself and the corrected value is what
+        // gets saved, so it is an info line (GPT-2's Conv1D is the documented happy path, not a mistake).
+        logger.info(
           conv1d
             ? `fanInFanOut is false but the target "${path}" is a Conv1D (weight [in, out]); setting fanInFanOut to true.`
             : `fanInFanOut is true but the target "${path}" is a Linear (weight [out, in]); setting fanInFanOut to false.`,
@@ -185,7 +190,7 @@ export const loraMethod: Method<LoraConfig> = {
   parseConfig: parseLoraConfig,
   toPeftConfig: toPeftLoraConfig,
   fromPeftConfig: fromPeftLoraConfig,
-  inject: (model, config, adapterName) => injectLora(model, config, adapterName),
+  inject: (model, config, adapterName, context) => injectLora(model, config, adapterName, context),
   toFileKey: loraFileKey,
   fromFileKey: (fileKey, adapterName) => loraParamPath(fileKey, adapterName),
 };

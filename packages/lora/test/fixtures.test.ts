@@ -7,7 +7,7 @@ import { describe, it, expect } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tf, PeftModel, createRegistry, Linear, Conv1D } from "@peftjs/core";
+import { tf, PeftModel, createRegistry, Linear, Conv1D, silentLogger } from "@peftjs/core";
 import type { Tensor } from "@peftjs/core";
 import { loadPretrained } from "@peftjs/models";
 import type { PretrainedModel } from "@peftjs/models";
@@ -61,7 +61,7 @@ describe("Python PEFT adapters load here with PEFT's logits", () => {
 
     // PEFT also saves an Embedding/lm_head target's base weight (…embed_tokens.base_layer.weight,
     // save_embedding_layers="auto"); PeftModel loads it into the base model, as PEFT does.
-    const peft = await PeftModel.fromPretrained(base, dir, { registry, warn: (): void => undefined });
+    const peft = await PeftModel.fromPretrained(base, dir, { registry, logger: silentLogger });
     peft.eval();
     const unmerged = run(peft, expected);
     expect(relErr(unmerged, flat(expected.logits))).toBeLessThan(TOLERANCE);

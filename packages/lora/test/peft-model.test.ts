@@ -6,7 +6,7 @@ import { describe, it, expect, afterAll } from "vitest";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tf, setSeed, getPeftModel, PeftModel, createRegistry, readSafetensors, train, Conv1D, Linear, isTunerLayer } from "@peftjs/core";
+import { tf, setSeed, getPeftModel, PeftModel, createRegistry, readSafetensors, train, Conv1D, Linear, isTunerLayer, silentLogger } from "@peftjs/core";
 import type { Tensor, Variable } from "@peftjs/core";
 import { createModel, gpt2Config, llamaConfig } from "@peftjs/models";
 import type { GPT2LMHeadModel, LlamaForCausalLM, PretrainedModel } from "@peftjs/models";
@@ -24,7 +24,7 @@ function tempDir(): string {
   return d;
 }
 
-const quiet = { warn: (): void => undefined };
+const quiet = { logger: silentLogger };
 
 function gpt2(seed = 1): GPT2LMHeadModel {
   setSeed(seed);
@@ -65,7 +65,7 @@ describe("inject through getPeftModel", () => {
   it("wraps GPT-2's Conv1D layers, sets fanInFanOut like PEFT and trains only LoRA parameters", () => {
     const model = gpt2();
     const warnings: string[] = [];
-    const peft = getPeftModel(model, lora({ r: 4, loraAlpha: 8, targetModules: ["c_attn", "c_proj", "c_fc"] }), "default", { warn: (m) => warnings.push(m) });
+    const peft = getPeftModel(model, lora({ r: 4, loraAlpha: 8, targetModules: ["c_attn", "c_proj", "c_fc"] }), "default", { logger: { ...silentLogger, warn: (m) => warnings.push(m) } });
     const config = peft.peftConfig.get("default") as ReturnType<typeof lora>["config"];
     expect(config.fanInFanOut).toBe(true);
     const layers = peft.tunerLayers();

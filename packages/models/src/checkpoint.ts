@@ -7,8 +7,8 @@
  * What differs between architectures (legacy key names, tied weights, heads that may be newly
  * initialised) is described by an `ArchitectureSpec`; the models' files define theirs.
  */
-import { tf, isTunerLayer, readSafetensors, safetensorsStream, writeDirAtomic } from "@peftjs/core";
-import type { PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
+import { tf, isTunerLayer, readSafetensors, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
+import type { LoggerOptions, PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
 import { initNormal, withoutInit } from "./modules.js";
 import type * as NodeFsModule from "node:fs/promises";
 import type * as NodePathModule from "node:path";
@@ -34,14 +34,16 @@ export interface ArchitectureSpec<C extends BaseModelConfig, M extends PreTraine
   tiedKeys(config: C): string[];
 }
 
-export interface LoadPretrainedOptions {
+/**
+ * `logger` / `verbose`: legacy names mapped are info lines; newly initialised heads and ignored tensors are
+ * warnings. Default: the default logger (warnings only).
+ */
+export interface LoadPretrainedOptions extends LoggerOptions {
   /**
    * When true (default), a checkpoint tensor the model has no parameter for is an error. When false it is
    * reported and ignored.
    */
   strict?: boolean;
-  /** Receives notes about the load (legacy names mapped, newly initialised heads, ignored tensors). Default: console.warn for heads and ignored tensors. */
-  onWarning?: (message: string) => void;
 }
 
 type NodeFs = typeof NodeFsModule;
@@ -156,10 +158,11 @@ export async function loadWithSpec<C extends BaseModelConfig, M extends PreTrain
   }
   const config = spec.configFromJson(json, configFile);
   const tensors = await readModelWeights(dir);
-  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const logger = resolveLogger(options);
+  const warn = (m: string): void => logger.warn(m);
   let model: M | undefined;
   try {
-    for (const note of spec.adaptStateDict(tensors, config)) warn(note);
+    for (const note of spec.adaptStateDict(tensors, config)) logger.info(note);
     // Weights start as zeros (no random sampling): the checkpoint overwrites them, and heads it lacks are
     // initialised below as transformers initialises new heads.
     model = withoutInit(() => spec.build(config));

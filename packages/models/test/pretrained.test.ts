@@ -7,8 +7,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tf, readSafetensors, saveSafetensors, Module } from "@peftjs/core";
-import type { Tensor } from "@peftjs/core";
+import { tf, readSafetensors, saveSafetensors, Module, silentLogger } from "@peftjs/core";
+import type { Logger, Tensor } from "@peftjs/core";
+
+/** Records info and warn lines (in order) into `into`. */
+const recordTo = (into: string[]): Logger => ({ ...silentLogger, info: (m) => into.push(m), warn: (m) => into.push(m) });
 import {
   bertConfig,
   configFromJson,
@@ -49,7 +52,7 @@ function rename(t: Map<string, Tensor>, f: (k: string) => string): void {
 }
 
 async function firstCaseLogits(dir: string, fixtureName: string, tol: number): Promise<void> {
-  const model = await loadPretrained(dir, { onWarning: () => undefined });
+  const model = await loadPretrained(dir, { logger: silentLogger });
   const c = readExpected(fixture(fixtureName)).cases[0]!;
   const inputs = caseInputs(c);
   expectClose(model.forward(inputs).logits, c.logits, tol);
@@ -77,7 +80,7 @@ describe("checkpoint key conventions", () => {
       t.set("embeddings.position_ids", tf.reshape(tf.range(0, 32, 1, "int32"), [1, 32]));
     });
     const warnings: string[] = [];
-    const model = (await loadPretrained(dir, { onWarning: (m) => warnings.push(m) })) as BertForSequenceClassification;
+    const model = (await loadPretrained(dir, { logger: recordTo(warnings) })) as BertForSequenceClassification;
     expect(warnings.join("\n")).toMatch(/dropped the pretraining heads/);
     expect(warnings.join("\n")).toMatch(/newly initialised: classifier\.weight, classifier\.bias/);
     // New heads are drawn like transformers' (N(0, initializer_range) weights, zero bias), not left at zero.
@@ -140,7 +143,7 @@ describe("load errors name the file and the fix", () => {
     const extra = await editedCopy("llama", (t) => t.set("model.layers.0.self_attn.q_norm.weight", tf.ones([8])));
     await expect(loadPretrained(extra)).rejects.toThrow(/does not use: model\.layers\.0\.self_attn\.q_norm\.weight\. Pass \{ strict: false \}/);
     const warnings: string[] = [];
-    const model = await loadPretrained(extra, { strict: false, onWarning: (m) => warnings.push(m) });
+    const model = await loadPretrained(extra, { strict: false, logger: recordTo(warnings) });
     expect(warnings).toEqual([expect.stringMatching(/ignored the checkpoint has tensors/)]);
     model.dispose();
     const wrongShape = await editedCopy("llama", (t) => {

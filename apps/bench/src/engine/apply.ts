@@ -2,7 +2,7 @@
  * Puts a bench variant on a model: full fine-tuning marks every weight trainable; a PEFT variant wraps the
  * model with core's `getPeftModel` (base frozen, adapter trainable), exactly as a user would.
  */
-import { getPeftModel, isTunerLayer, toAdapterConfigJson } from "@peftjs/core";
+import { getPeftModel, isTunerLayer, silentLogger, toAdapterConfigJson } from "@peftjs/core";
 import type { Module, PeftModel, Variable } from "@peftjs/core";
 import type { GPT2LMHeadModel } from "@peftjs/models";
 import { adapterSpec, registry } from "../methods.js";
@@ -28,7 +28,7 @@ export function applyVariant(model: GPT2LMHeadModel, v: BenchVariant, warn: (mes
     return { module: model, peft: null, params: model.trainableParameters(), trainable: count(total, total), peftConfig: null };
   }
   const spec = adapterSpec(v);
-  const peft = getPeftModel(model, spec, "default", { registry, warn });
+  const peft = getPeftModel(model, spec, "default", { registry, logger: { ...silentLogger, warn } });
   const { trainableParams, allParams } = peft.getNbTrainableParameters();
   const config = peft.peftConfig.get("default") ?? spec.config;
   return {

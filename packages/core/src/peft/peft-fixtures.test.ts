@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { tf, PeftModel, createRegistry, getPeftModel, parseSafetensors } from "../index.js";
+import { tf, PeftModel, createRegistry, getPeftModel, parseSafetensors, silentLogger } from "../index.js";
 import type { Module } from "../index.js";
 import { TinyModel } from "./testing/tiny-model.js";
 import { ia3Test, ia3TestMethod } from "./testing/ia3-method.js";
@@ -44,7 +44,7 @@ function baseModel(): TinyModel {
 describe("PEFT-made IA3 adapters", () => {
   it("load with PEFT's logits: active, second (subfolder), disabled, merged", async () => {
     const warnings: string[] = [];
-    const peft = await PeftModel.fromPretrained(baseModel(), join(FIXTURES, "ia3"), { registry, warn: (w) => warnings.push(w) });
+    const peft = await PeftModel.fromPretrained(baseModel(), join(FIXTURES, "ia3"), { registry, logger: { ...silentLogger, warn: (w) => warnings.push(w) } });
     peft.eval();
     expect(warnings).toEqual([]);
     const ids = expected.input_ids;

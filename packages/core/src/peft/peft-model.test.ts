@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { tf, Linear, Module, ModulesToSaveWrapper, NoMatchingTargetsError, PeftModel, getPeftModel, setSeed } from "../index.js";
+import { tf, Linear, Module, ModulesToSaveWrapper, NoMatchingTargetsError, PeftModel, getPeftModel, setSeed, silentLogger } from "../index.js";
 import type { Tensor } from "../index.js";
 import { TinyBlock, TinyModel, linear64, rows } from "./testing/tiny-model.js";
 import type { Matrix } from "./testing/tiny-model.js";
@@ -91,10 +91,9 @@ describe("adapters: add, switch, delete", () => {
   it("deletes an adapter, frees its parameters and unwraps layers left without adapters", () => {
     const model = tiny();
     const nBase = tf.memory().numTensors;
-    const peft = getPeftModel(model, scale({ targetModules: ["fc1", "fc2"], initScale: "random" }));
-    peft.addAdapter("b", scale({ targetModules: ["fc2"], initScale: "random" }));
     const warnings: string[] = [];
-    (peft as unknown as { warn: (m: string) => void }).warn = (m) => warnings.push(m);
+    const peft = getPeftModel(model, scale({ targetModules: ["fc1", "fc2"], initScale: "random" }), "default", { logger: { ...silentLogger, warn: (m) => warnings.push(m) } });
+    peft.addAdapter("b", scale({ targetModules: ["fc2"], initScale: "random" }));
     peft.deleteAdapter("default");
     expect(warnings).toEqual(["Adapter default was active which is now deleted. Setting active adapter to b."]);
     expect(peft.activeAdapters).toEqual(["b"]);
@@ -324,7 +323,7 @@ describe("modules_to_save", () => {
     const model = new Classifier();
     made.push(model);
     const warnings: string[] = [];
-    const peft = getPeftModel(model, scale({ targetModules: ["fc1"], taskType: "SEQ_CLS", initScale: "random" }), "default", { warn: (w) => warnings.push(w) });
+    const peft = getPeftModel(model, scale({ targetModules: ["fc1"], taskType: "SEQ_CLS", initScale: "random" }), "default", { logger: { ...silentLogger, warn: (w) => warnings.push(w) } });
     expect(peft.peftConfig.get("default")!.modulesToSave).toEqual(["classifier", "score"]);
     expect(peft.getSubmodule("classifier")).toBeInstanceOf(ModulesToSaveWrapper);
     expect(warnings).toEqual([]);

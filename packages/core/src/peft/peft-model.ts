@@ -25,17 +25,21 @@ import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, parseAdapterConfig, readAdap
 import type { AdapterFiles } from "./config-io.js";
 import { PEFT_KEY_PREFIX } from "./adapter-keys.js";
 import { formatFixed4, formatThousands } from "./python-format.js";
+import { resolveLogger } from "../log.js";
+import type { Logger, LoggerOptions } from "../log.js";
 
 /** Any module with a forward; PreTrainedModelLike is the usual one. */
 export type ForwardModule = Module & { forward(input: never): unknown };
 type ForwardInput<M> = M extends { forward(input: infer I): unknown } ? I : never;
 type ForwardOutput<M> = M extends { forward(input: never): infer O } ? O : never;
 
-export interface PeftModelOptions {
+/**
+ * `logger` / `verbose`: where PEFT's warnings (unknown config fields, an active adapter deleted, …) and the
+ * methods' info lines (a layout detected, a setting corrected) go. Default: the default logger (warnings only).
+ */
+export interface PeftModelOptions extends LoggerOptions {
   /** The methods `loadAdapter` may meet on disk, and whose prefixes adapter names must avoid. */
   registry?: MethodRegistry;
-  /** Receives PEFT's warnings (unknown config fields, an active adapter deleted, …). Default `console.warn`. */
-  warn?: (message: string) => void;
 }
 
 export interface PeftForwardOptions {
@@ -64,10 +68,9 @@ export interface LoadAdapterOptions {
   registry?: MethodRegistry;
 }
 
-export interface FromPretrainedOptions extends LoadAdapterOptions {
+export interface FromPretrainedOptions extends LoadAdapterOptions, LoggerOptions {
   /** Default "default". */
   adapterName?: string;
-  warn?: (message: string) => void;
 }
 
 /** An adapter file that does not fit the model; the model was left unchanged. */
@@ -110,7 +113,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   /** Adapter parameters their method created frozen (they stay frozen when the adapter is active). */
   private readonly frozenByDesign = new Set<Variable>();
   private readonly registry: MethodRegistry | null;
-  private readonly warn: (message: string) => void;
+  private readonly logger: Logger;
 
   /** Wraps `model` with no adapter yet (use `getPeftModel` or `PeftModel.fromPretrained`). Freezes every base parameter. */
   constructor(model: M, options: PeftModelOptions = {}) {
@@ -120,7 +123,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     this.baseModel = model;
     this.training = model.training;
     this.registry = options.registry ?? null;
-    this.warn = options.warn ?? ((m: string) => console.warn(m));
+    this.logger = resolveLogger(options);
     // PEFT `_mark_only_adapters_as_trainable`: the base model is frozen, only adapter parameters train.
     model.requiresGrad(false);
   }
@@ -134,7 +137,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   /** `fromPretrained` from file contents in memory (browsers). */
   static fromFiles<M extends ForwardModule = PreTrainedModelLike>(model: M, files: AdapterFiles, options: FromPretrainedOptions & { where?: string } = {}): PeftModel<M> {
     const trainable = new Map(model.parameters().map((v) => [v, v.trainable] as const));
-    const peft = new PeftModel(model, { ...(options.registry !== undefined ? { registry: options.registry } : {}), ...(options.warn !== undefined ? { warn: options.warn } : {}) });
+    const peft = new PeftModel(model, { ...(options.registry !== undefined ? { registry: options.registry } : {}), ...(options.logger !== undefined ? { logger: options.logger } : {}), ...(options.verbose !== undefined ? { verbose: options.verbose } : {}) });
     const name = options.adapterName ?? "default";
     try {
       peft.loadAdapterFromFiles(files, name, options);
@@ -239,7 +242,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     }
     const merged = this.tunerLayers().filter(([, l]) => l.mergedAdapters().length > 0);
     if (merged.length > 0) {
-      this.warn("Adapter cannot be set when the model is merged. Unmerging the model first.");
+      this.logger.warn("Adapter cannot be set when the model is merged. Unmerging the model first.");
       for (const [, l] of merged) l.unmerge?.();
     }
     this.active = list;
@@ -273,7 +276,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       this.active = this.active.filter((n) => n !== name);
       if (this.active.length === 0 && this.adapters.size > 0) {
         const next = [...this.adapters.keys()].sort()[0]!;
-        this.warn(`Adapter ${name} was active which is now deleted. Setting active adapter to ${next}.`);
+        this.logger.warn(`Adapter ${name} was active which is now deleted. Setting active adapter to ${next}.`);
         this.active = [next];
       }
     }
@@ -586,7 +589,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const registry = options.registry ?? this.registry ?? this.registryOfAdapters();
     const parsed = parseAdapterConfig(files.config, registry, `${ADAPTER_CONFIG_NAME} in ${where}`);
     if (parsed.unknownFields.length > 0) {
-      this.warn(
+      this.logger.warn(
         `Unexpected keyword arguments ${JSON.stringify([...parsed.unknownFields].sort())} for ${parsed.method.peftType} config, these are ignored. This probably means that you're loading a configuration file that was saved using a higher version of the library and additional parameters have been introduced since.`,
       );
     }
@@ -684,13 +687,13 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     }
     const before = new Set(this.baseModel.parameters());
     this.adapters.set(name, { method: spec.method, config });
-    spec.method.inject(this.baseModel, config, name);
+    spec.method.inject(this.baseModel, config, name, { logger: this.logger });
     for (const v of this.baseModel.parameters()) if (!before.has(v) && !v.trainable) this.frozenByDesign.add(v);
     if (config.modulesToSave !== null && config.modulesToSave.length > 0) {
       const found = applyModulesToSave(this.baseModel, config.modulesToSave, name);
       const auto = config.taskType === "SEQ_CLS" ? ["classifier", "score"] : [];
       const missing = config.modulesToSave.filter((m) => !found.has(m) && !auto.includes(m));
-      if (missing.length > 0) this.warn(`modules_to_save ${JSON.stringify(missing)} matched no module of the model; nothing extra is trained for them.`);
+      if (missing.length > 0) this.logger.warn(`modules_to_save ${JSON.stringify(missing)} matched no module of the model; nothing extra is trained for them.`);
     }
     this.applyActive();
   }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tf, AdapterLoadError, PeftModel, createRegistry, getPeftModel, parseSafetensors, serializeSafetensors, setSeed } from "../index.js";
+import { tf, AdapterLoadError, PeftModel, createRegistry, getPeftModel, parseSafetensors, serializeSafetensors, setSeed, silentLogger } from "../index.js";
 import type { AdapterFiles, Module, Tensor } from "../index.js";
 import { TinyModel } from "./testing/tiny-model.js";
 import type { TinyOptions } from "./testing/tiny-model.js";
@@ -137,7 +137,7 @@ describe("load", () => {
     const json = JSON.parse(files["adapter_config.json"] as string) as Record<string, unknown>;
     const weights = files["adapter_model.safetensors"] as Uint8Array;
     const warnings: string[] = [];
-    const loaded = PeftModel.fromFiles(tiny(1), { config: { ...json, future_option: 3, auto_mapping: { base_model_class: "TinyModel" } }, weights }, { registry, warn: (w) => warnings.push(w) });
+    const loaded = PeftModel.fromFiles(tiny(1), { config: { ...json, future_option: 3, auto_mapping: { base_model_class: "TinyModel" } }, weights }, { registry, logger: { ...silentLogger, warn: (w) => warnings.push(w) } });
     expect(warnings).toEqual([expect.stringMatching(/^Unexpected keyword arguments \["future_option"\] for TEST_SCALE config, these are ignored/)]);
     expect(loaded.adapterNames()).toEqual(["default"]);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Conv1D, Embedding, LayerNorm, Linear, Module, ModuleList, NoMatchingTargetsError, getPatternValue, isLinearLike, matchTargets } from "../index.js";
+import { Conv1D, Embedding, LayerNorm, Linear, Module, ModuleList, NoMatchingTargetsError, getPatternValue, isLinearLike, matchTargets, silentLogger } from "../index.js";
 import type { TargetSelection } from "../index.js";
 import { translatePythonRegex } from "./python-regex.js";
 import { ScaleLayer } from "./testing/scale-layer.js";
@@ -27,7 +27,7 @@ function tree(): Module {
 
 const none: TargetSelection = { targetModules: null, excludeModules: null, layersToTransform: null, layersPattern: null };
 const sel = (s: Partial<TargetSelection> & Record<string, unknown>): TargetSelection => ({ ...none, ...s });
-const quiet = { warn: () => undefined };
+const quiet = { logger: silentLogger };
 
 describe("matchTargets — PEFT's check_target_module_exists", () => {
   it("list entries match a path exactly or as a .suffix, never a partial name", () => {
@@ -85,7 +85,7 @@ describe("matchTargets — PEFT's check_target_module_exists", () => {
       "model.layers.2.mlp.c_fc",
     ]);
     const warnings: string[] = [];
-    matchTargets(m, sel({ targetModules: ["q_proj"], excludeModules: ["nothing_like_this"] }), { warn: (w) => warnings.push(w) });
+    matchTargets(m, sel({ targetModules: ["q_proj"], excludeModules: ["nothing_like_this"] }), { logger: { ...silentLogger, warn: (w) => warnings.push(w) } });
     expect(warnings).toEqual([expect.stringMatching(/excludeModules=\["nothing_like_this"\] but no modules were excluded/)]);
     expect(() => matchTargets(m, sel({ targetModules: ["q_proj"], excludeModules: ["q_proj"] }))).toThrow(/matched nothing that excludeModules/);
   });

@@ -16,13 +16,15 @@ import { isLinearLike } from "../nn/layers.js";
 import { isTunerLayer } from "../method.js";
 import type { BasePeftConfig, TargetSelection } from "../method.js";
 import { pyFullMatch, pyMatch } from "./python-regex.js";
+import { resolveLogger } from "../log.js";
+import type { LoggerOptions } from "../log.js";
 
 /** PEFT's `INCLUDE_LINEAR_LAYERS_SHORTHAND`. */
 export const ALL_LINEAR = "all-linear";
 /** Classification heads `"all-linear"` leaves out for SEQ_CLS models without an output embedding (PEFT `SEQ_CLS_HEAD_NAMES`). */
 const SEQ_CLS_HEAD_NAMES = ["score", "classifier"];
 
-export interface MatchTargetsOptions {
+export interface MatchTargetsOptions extends LoggerOptions {
   /**
    * The output projection `"all-linear"` leaves out (`"lm_head"`). Default: the model's own
    * `outputEmbeddingsPath` when it has one (PreTrainedModelLike), else none.
@@ -33,8 +35,6 @@ export interface MatchTargetsOptions {
    * the error when nothing is left). The no-match error lists only targetable module paths.
    */
   isTargetable?: (m: Module, path: string) => boolean;
-  /** Receives PEFT's warnings (an `excludeModules` that excluded nothing). Default `console.warn`. */
-  warn?: (message: string) => void;
 }
 
 /** Nothing was selected; `modulePaths` are the model's (targetable) module paths. */
@@ -84,7 +84,9 @@ export function adaptableModules(model: Module): [string, Module][] {
  * `selection` may be a whole method config: its `modulesToSave` and `taskType` are honoured like PEFT's.
  */
 export function matchTargets(model: Module, selection: TargetSelection, options: MatchTargetsOptions = {}): string[] {
-  const warn = options.warn ?? ((m: string) => console.warn(m));
+  // PEFT's warnings (an `excludeModules` that excluded nothing) go to the logger's warn level.
+  const logger = resolveLogger(options);
+  const warn = (m: string): void => logger.warn(m);
   const extra = selection as TargetSelection & Partial<Pick<BasePeftConfig, "modulesToSave" | "taskType">>;
   const layers = normaliseLayers(selection.layersToTransform);
   const patterns = selection.layersPattern === null || selection.layersPattern === undefined ? [] : typeof selection.layersPattern === "string" ? [selection.layersPattern] : selection.layersPattern;
