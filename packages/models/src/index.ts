@@ -43,6 +43,9 @@ export type { Activation } from "./activations.js";
 export { causalLmLoss, crossEntropy, mseLoss, bceWithLogitsLoss, sequenceClassificationLoss, IGNORE_INDEX } from "./loss.js";
 export type { ProblemType } from "./loss.js";
 export { callModule, childModule, tieLinearWeight } from "./modules.js";
+export type { TensorModule } from "./modules.js";
+export { ResidualConnection, callResidual } from "./residual.js";
+export type { ResidualModule } from "./residual.js";
 
 // Generation and tokenizers
 export { generate } from "./generate.js";

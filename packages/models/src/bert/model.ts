@@ -14,6 +14,8 @@ import { extendKeyValues, mergeHeads, scaledDotProductAttention, setupAttention,
 import type { AttentionContext } from "../attention.js";
 import { sequenceClassificationLoss } from "../loss.js";
 import { callModule, childModule, embeddingAt, normalEmbedding, normalLinear, tidyOutput } from "../modules.js";
+import type { TensorModule } from "../modules.js";
+import { ResidualConnection, callResidual } from "../residual.js";
 import { bertConfigFromJson, bertConfigToJson } from "./config.js";
 import type { BertConfig } from "./config.js";
 import { adaptBertStateDict, bertMissingAllowed, bertTiedKeys } from "./checkpoint.js";
@@ -82,11 +84,13 @@ export class BertResidualOutput extends Module {
     this.registerModule("dense", normalLinear(inFeatures, config.hiddenSize, config.initializerRange));
     this.registerModule("LayerNorm", new LayerNorm(config.hiddenSize, config.layerNormEps));
     this.registerModule("dropout", new Dropout(config.hiddenDropoutProb));
+    // LayerNorm(h + residual) as a hook point (see ResidualConnection); no parameters.
+    this.registerModule("residual", new ResidualConnection());
   }
 
   forward(hidden: Tensor, residual: Tensor): Tensor {
     const h = callModule(this, "dropout", callModule(this, "dense", hidden));
-    return callModule(this, "LayerNorm", tf.add(h, residual));
+    return callResidual(this, "residual", h, residual, childModule<TensorModule>(this, "LayerNorm"));
   }
 }
 

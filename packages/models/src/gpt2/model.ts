@@ -14,6 +14,7 @@ import { extendKeyValues, mergeHeads, scaledDotProductAttention, setupAttention,
 import type { AttentionContext } from "../attention.js";
 import { causalLmLoss } from "../loss.js";
 import { callModule, childModule, embeddingAt, normalConv1D, normalEmbedding, normalLinear, tidyOutput, tieLinearWeight } from "../modules.js";
+import { ResidualConnection, callResidual } from "../residual.js";
 import { gpt2ConfigFromJson, gpt2ConfigToJson } from "./config.js";
 import type { GPT2Config } from "./config.js";
 import { adaptGPT2StateDict, gpt2MissingAllowed, gpt2TiedKeys } from "./checkpoint.js";
@@ -81,12 +82,15 @@ export class GPT2Block extends Module {
     this.registerModule("attn", new GPT2Attention(config, layerIdx));
     this.registerModule("ln_2", new LayerNorm(config.hiddenSize, config.layerNormEpsilon));
     this.registerModule("mlp", new GPT2MLP(config));
+    // The two residual additions, as hook points (see ResidualConnection); no parameters.
+    this.registerModule("attn_residual", new ResidualConnection());
+    this.registerModule("mlp_residual", new ResidualConnection());
   }
 
   forward(hidden: Tensor, ctx: AttentionContext): LayerOutput {
     const attn = childModule<GPT2Attention>(this, "attn").forward(callModule(this, "ln_1", hidden), ctx);
-    const h = tf.add(hidden, attn.output);
-    const output = tf.add(h, callModule(this, "mlp", callModule(this, "ln_2", h)));
+    const h = callResidual(this, "attn_residual", attn.output, hidden, null);
+    const output = callResidual(this, "mlp_residual", callModule(this, "mlp", callModule(this, "ln_2", h)), h, null);
     return { output, present: attn.present };
   }
 }

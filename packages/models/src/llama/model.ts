@@ -15,6 +15,7 @@ import { extendKeyValues, mergeHeads, repeatKv, scaledDotProductAttention, setup
 import type { AttentionContext } from "../attention.js";
 import { causalLmLoss } from "../loss.js";
 import { callModule, childModule, embeddingAt, normalEmbedding, normalLinear, tidyOutput, tieLinearWeight } from "../modules.js";
+import { ResidualConnection, callResidual } from "../residual.js";
 import { llamaConfigFromJson, llamaConfigToJson } from "./config.js";
 import type { LlamaConfig } from "./config.js";
 import { adaptLlamaStateDict, llamaMissingAllowed, llamaTiedKeys } from "./checkpoint.js";
@@ -85,12 +86,15 @@ export class LlamaDecoderLayer extends Module {
     this.registerModule("mlp", new LlamaMLP(config));
     this.registerModule("input_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
     this.registerModule("post_attention_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    // The two residual additions, as hook points (see ResidualConnection); no parameters.
+    this.registerModule("self_attn_residual", new ResidualConnection());
+    this.registerModule("mlp_residual", new ResidualConnection());
   }
 
   forward(hidden: Tensor, ctx: LlamaAttentionContext): LayerOutput {
     const attn = childModule<LlamaAttention>(this, "self_attn").forward(callModule(this, "input_layernorm", hidden), ctx);
-    const h = tf.add(hidden, attn.output);
-    const output = tf.add(h, callModule(this, "mlp", callModule(this, "post_attention_layernorm", h)));
+    const h = callResidual(this, "self_attn_residual", attn.output, hidden, null);
+    const output = callResidual(this, "mlp_residual", callModule(this, "mlp", callModule(this, "post_attention_layernorm", h)), h, null);
     return { output, present: attn.present };
   }
 }
