@@ -4,5 +4,5 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: { conditions: ["@peftjs/source"] },
   ssr: { resolve: { conditions: ["@peftjs/source", "module", "node", "development|production"] } },
-  test: { name: "@peftjs/examples", include: ["*.test.ts"] },
+  test: { name: "@peftjs/examples", include: ["*.test.ts"], testTimeout: 120_000 },
 });
