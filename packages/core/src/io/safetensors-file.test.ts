@@ -70,7 +70,7 @@ describe("safetensors files", () => {
     await fs.writeFile(file, new Uint8Array(3));
     await expect(readSafetensorsHeader(file)).rejects.toThrow(/bad\.safetensors: the file is 3 bytes long/);
     await expect(readSafetensors(path.join(root, "missing.safetensors"))).rejects.toThrow(/ENOENT/);
-    await expect(readSafetensors(root)).rejects.toThrow(/is not a regular file/);
+    await expect(readSafetensors(root)).rejects.toThrow(/is a directory, not a regular file/);
   });
 
   it("disposes what it read when a later tensor cannot be converted", async () => {

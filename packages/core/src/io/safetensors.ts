@@ -9,10 +9,28 @@
  * no gap, no trailing bytes. Writing follows `prepare`: tensors ordered by descending dtype alignment then
  * name (so each tensor's data is aligned to its element size), compact JSON padded with spaces to a
  * multiple of 8 bytes.
+ *
+ * The header's JSON is parsed like serde_json parses it for the reference (`header-json.ts`): a repeated
+ * `dtype` / `shape` / `data_offsets` field or a repeated `__metadata__` is refused (a repeated tensor name or
+ * metadata key is not: last wins, as in Rust); a number written as a float (`4.0`, `1e0`, `-0`) is refused
+ * where an integer is expected; lone surrogate escapes (`"\ud800"`) are refused; nesting deeper than 127
+ * levels is refused. test/fixtures/safetensors/header_cases.json records the reference's verdict on each such
+ * header (scripts/make_header_cases.py) and header-cases.test.ts checks this reader against it.
+ *
+ * Where this reader deliberately differs from the reference:
+ * - Integers in `shape` / `data_offsets` above 2^53 − 1 are refused (Rust accepts up to 2^64 − 1, e.g. a
+ *   dimension of 2^60 beside a 0): a JS number cannot hold them exactly, nor can tfjs such a tensor.
+ * - Values tfjs cannot hold are refused when the tensor is read, naming the tensor and the element: I64 / U64 /
+ *   U32 values outside int32, and the dtypes tfjs lacks (F8_*, C64, sub-byte types). F64 rounds to float32.
+ * - A tensor is refused when its decoded size exceeds {@link MAX_TENSOR_BYTES} (tfjs keeps a tensor in one
+ *   typed array); the error names the file, the tensor and the limit. Files may be larger: the file reader
+ *   (safetensors-file.ts) reads one tensor at a time.
  */
 import { tf } from "../tf.js";
 import type { DataType, Tensor } from "../tf.js";
 import { decodeBFloat16, decodeFloat16, encodeBFloat16, encodeFloat16 } from "./half.js";
+import { HeaderJsonError, JsonFloat, duplicateKeys, parseHeaderJson } from "./header-json.js";
+import type { HeaderJson } from "./header-json.js";
 
 /** A malformed safetensors file or an impossible request (unknown tensor, unsupported dtype, value out of range). */
 export class SafetensorsError extends Error {
@@ -82,6 +100,13 @@ export interface SerializeSafetensorsOptions {
 
 export type SafetensorsInput = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
 
+/**
+ * The largest tensor peftjs decodes, in bytes of its tfjs form (float32 / int32: 4 bytes per element; bool: 1):
+ * 2 GiB. tfjs keeps each tensor in one typed array, and a larger one is slow to allocate and to copy on every
+ * backend; split such a tensor in Python or read the other tensors with `{ names: [...] }`.
+ */
+export const MAX_TENSOR_BYTES = 2 ** 31;
+
 /** The reference library refuses larger headers (`MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -138,17 +163,22 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, where: st
   } catch {
     throw new SafetensorsError(`${where}: the header is not valid UTF-8; the file is corrupt or not a safetensors file.`);
   }
-  let json: unknown;
+  let json: HeaderJson;
   try {
-    json = JSON.parse(text);
+    json = parseHeaderJson(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SafetensorsError(`${where}: the header is not valid JSON (${reason}); the file is corrupt or not a safetensors file.`);
+    if (!(error instanceof HeaderJsonError)) throw error;
+    throw new SafetensorsError(`${where}: the header is not valid JSON (${error.message}); the file is corrupt or not a safetensors file.`);
   }
   if (!isJsonObject(json)) {
     throw new SafetensorsError(
       `${where}: the header must be a JSON object {"<tensor name>": {"dtype", "shape", "data_offsets"}, ...}, got ${jsonKind(json)}.`,
     );
+  }
+  // serde (the reference) refuses a repeated struct field: "__metadata__" here, dtype/shape/data_offsets in an
+  // entry. A repeated tensor name or metadata key is a repeated map key, which serde lets through (last wins).
+  if (duplicateKeys(json).has("__metadata__")) {
+    throw new SafetensorsError(`${where}: the header has "__metadata__" more than once; the reference reader refuses such a file.`);
   }
 
   let metadata: Record<string, string> = {};
@@ -205,6 +235,10 @@ function parseMetadata(value: unknown, where: string): Record<string, string> {
 function parseTensorInfo(name: string, value: unknown, dataLength: number, where: string): SafetensorsTensorInfo {
   const at = `${where}: tensor ${quote(name)}`;
   if (!isJsonObject(value)) throw new SafetensorsError(`${at}: the header entry must be an object {dtype, shape, data_offsets}, got ${jsonKind(value)}.`);
+  const repeated = ["dtype", "shape", "data_offsets"].filter((k) => duplicateKeys(value).has(k));
+  if (repeated.length > 0) {
+    throw new SafetensorsError(`${at}: the header entry has ${repeated.map((k) => `"${k}"`).join(", ")} more than once; the reference reader refuses such a file.`);
+  }
   const { dtype, shape, data_offsets: offsets } = value;
   if (dtype === undefined || shape === undefined || offsets === undefined) {
     const missing = ["dtype", "shape", "data_offsets"].filter((k) => value[k] === undefined);
@@ -216,6 +250,20 @@ function parseTensorInfo(name: string, value: unknown, dataLength: number, where
       SUB_BYTE_DTYPES.has(dtype)
         ? `${at}: dtype ${dtype} (sub-byte) is not supported by peftjs.`
         : `${at}: unknown dtype ${quote(dtype)}; safetensors dtypes are ${Object.keys(ITEM_SIZE).join(", ")}.`,
+    );
+  }
+  const float = [shape, offsets].flatMap((v) => (Array.isArray(v) ? v.filter((x): x is JsonFloat => x instanceof JsonFloat) : []))[0];
+  if (float !== undefined) {
+    throw new SafetensorsError(
+      `${at}: ${Array.isArray(shape) && shape.includes(float) ? '"shape"' : '"data_offsets"'} holds ${float.text}, a number written as a float; ` +
+        `the reference reader accepts only integers there (write ${Number.isInteger(float.value) && float.value >= 0 ? float.value : "an integer"}).`,
+    );
+  }
+  const huge = [shape, offsets].flatMap((v) => (Array.isArray(v) ? v.filter((x): x is bigint => typeof x === "bigint") : []))[0];
+  if (huge !== undefined) {
+    throw new SafetensorsError(
+      `${at}: ${Array.isArray(shape) && shape.includes(huge) ? '"shape"' : '"data_offsets"'} holds ${huge}, above 2^53 − 1, the largest integer peftjs ` +
+        `handles exactly (tfjs cannot hold such a tensor, and no file is that large).`,
     );
   }
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
@@ -285,40 +333,89 @@ export function selectTensors(
   return [...header.tensors].filter(([name]) => wanted.has(name));
 }
 
+/** The tfjs dtype a safetensors dtype is read as. */
+export function tfjsDtypeOf(dtype: SafetensorsDtype): "float32" | "int32" | "bool" {
+  if (dtype === "BOOL") return "bool";
+  return dtype === "F32" || dtype === "F16" || dtype === "BF16" || dtype === "F64" ? "float32" : "int32";
+}
+
+/** Bytes per element of a safetensors dtype. */
+export function itemSize(dtype: SafetensorsDtype): number {
+  return ITEM_SIZE[dtype];
+}
+
+/**
+ * Refuses a tensor whose decoded (tfjs) form would exceed {@link MAX_TENSOR_BYTES}, before anything is
+ * allocated; the error names the file, the tensor and the limit.
+ */
+export function checkTensorSize(name: string, info: SafetensorsTensorInfo, where: string): void {
+  const count = (info.dataOffsets[1] - info.dataOffsets[0]) / ITEM_SIZE[info.dtype];
+  const decoded = count * (tfjsDtypeOf(info.dtype) === "bool" ? 1 : 4);
+  if (decoded > MAX_TENSOR_BYTES) {
+    throw new SafetensorsError(
+      `${where}: tensor ${quote(name)} (${info.dtype}, shape [${info.shape.join(", ")}]) would take ${decoded} bytes in tfjs, over the ` +
+        `${MAX_TENSOR_BYTES}-byte (2 GiB) limit peftjs reads per tensor (MAX_TENSOR_BYTES); split it in Python, or read the other ` +
+        `tensors with { names: [...] }.`,
+    );
+  }
+}
+
 /**
  * One tensor from its bytes (exactly `dataOffsets[1] - dataOffsets[0]` of them, little-endian).
  * tfjs holds float32, int32 and bool only: F16/BF16 widen exactly, F64 rounds to float32, integer types must
  * fit int32 (else a SafetensorsError naming the tensor and the element), BOOL becomes bool.
+ * `owned`: the caller hands `bytes` over (a fresh buffer of exactly this length, not used elsewhere), so F32 and
+ * I32 data become the tensor's storage without a copy.
  */
-export function decodeTensor(name: string, info: SafetensorsTensorInfo, bytes: Uint8Array, where: string): Tensor {
-  const { dtype, shape } = info;
+export function decodeTensor(name: string, info: SafetensorsTensorInfo, bytes: Uint8Array, where: string, owned = false): Tensor {
+  checkTensorSize(name, info, where);
+  const values = decodeValues(name, info.dtype, bytes, where, 0, owned);
+  return tf.tensor(values, [...info.shape], tfjsDtypeOf(info.dtype));
+}
+
+/**
+ * The tfjs values of `bytes` (a whole number of `dtype` elements; element `firstIndex` of the tensor comes first,
+ * for error messages when a tensor is decoded in chunks).
+ */
+export function decodeValues(
+  name: string,
+  dtype: SafetensorsDtype,
+  bytes: Uint8Array,
+  where: string,
+  firstIndex = 0,
+  owned = false,
+): Float32Array | Int32Array | Uint8Array {
   const count = bytes.length / ITEM_SIZE[dtype];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const outOfRange = (i: number, value: bigint | number): never => {
     throw new SafetensorsError(
-      `${where}: tensor ${quote(name)} (${dtype}) element ${i} is ${value}, outside the int32 range tfjs can hold ` +
+      `${where}: tensor ${quote(name)} (${dtype}) element ${firstIndex + i} is ${value}, outside the int32 range tfjs can hold ` +
         `[-2147483648, 2147483647]; convert it before saving (e.g. clamp, or store it as a float).`,
     );
   };
+  // Without a copy only when the bytes are ours and 4-byte aligned (a Float32Array view needs both).
+  const reuse = owned && LITTLE_ENDIAN_HOST && bytes.byteOffset % 4 === 0;
   switch (dtype) {
     case "F32": {
+      if (reuse) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
       const out = LITTLE_ENDIAN_HOST ? new Float32Array(copyBytes(bytes).buffer) : new Float32Array(count);
       if (!LITTLE_ENDIAN_HOST) for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-      return tf.tensor(out, [...shape], "float32");
+      return out;
     }
     case "F16":
-      return tf.tensor(decodeFloat16(view, 0, count), [...shape], "float32");
+      return decodeFloat16(view, 0, count);
     case "BF16":
-      return tf.tensor(decodeBFloat16(view, 0, count), [...shape], "float32");
+      return decodeBFloat16(view, 0, count);
     case "F64": {
       const out = new Float32Array(count); // assignment rounds to nearest float32 (ties to even)
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
-      return tf.tensor(out, [...shape], "float32");
+      return out;
     }
     case "I32": {
+      if (reuse) return new Int32Array(bytes.buffer, bytes.byteOffset, count);
       const out = LITTLE_ENDIAN_HOST ? new Int32Array(copyBytes(bytes).buffer) : new Int32Array(count);
       if (!LITTLE_ENDIAN_HOST) for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, true);
-      return tf.tensor(out, [...shape], "int32");
+      return out;
     }
     case "I64":
     case "U64": {
@@ -331,30 +428,30 @@ export function decodeTensor(name: string, info: SafetensorsTensorInfo, bytes: U
         if (!fits) outOfRange(i, dtype === "I64" ? view.getBigInt64(8 * i, true) : view.getBigUint64(8 * i, true));
         out[i] = low | 0;
       }
-      return tf.tensor(out, [...shape], "int32");
+      return out;
     }
     case "U32": {
-      const out = new Int32Array(count);
+      const out = reuse ? new Int32Array(bytes.buffer, bytes.byteOffset, count) : new Int32Array(count);
       for (let i = 0; i < count; i++) {
         const v = view.getUint32(4 * i, true);
         if (v > 0x7fffffff) outOfRange(i, v);
         out[i] = v;
       }
-      return tf.tensor(out, [...shape], "int32");
+      return out;
     }
     case "I16":
     case "U16": {
       const out = new Int32Array(count);
       for (let i = 0; i < count; i++) out[i] = dtype === "I16" ? view.getInt16(2 * i, true) : view.getUint16(2 * i, true);
-      return tf.tensor(out, [...shape], "int32");
+      return out;
     }
     case "I8":
-      return tf.tensor(Int32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length)), [...shape], "int32");
+      return Int32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length));
     case "U8":
-      return tf.tensor(Int32Array.from(bytes), [...shape], "int32");
+      return Int32Array.from(bytes);
     case "BOOL":
       // torch writes 0/1; any non-zero byte is true, as in C.
-      return tf.tensor(Uint8Array.from(bytes, (b) => (b === 0 ? 0 : 1)), [...shape], "bool");
+      return Uint8Array.from(bytes, (b) => (b === 0 ? 0 : 1));
     case "F8_E5M2":
     case "F8_E4M3":
     case "F8_E8M0":
@@ -550,7 +647,7 @@ function isSafetensorsDtype(dtype: string): dtype is SafetensorsDtype {
 }
 
 function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof JsonFloat);
 }
 
 function isNonNegativeInteger(value: unknown): value is number {
@@ -560,6 +657,7 @@ function isNonNegativeInteger(value: unknown): value is number {
 function jsonKind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
+  if (value instanceof JsonFloat) return `number ${value.text}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${truncatedJson(value)}`;
 }
@@ -567,7 +665,8 @@ function jsonKind(value: unknown): string {
 function truncatedJson(value: unknown): string {
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // The header parser gives floats as JsonFloat and integers beyond 2^53 as bigint: shown as written.
+    text = JSON.stringify(value, (_key, v: unknown) => (v instanceof JsonFloat ? v.value : typeof v === "bigint" ? Number(v) : v)) ?? String(value);
   } catch {
     // Too deeply nested for JSON.stringify (a hostile header); String() would recurse just as deep.
     text = Array.isArray(value) ? "[…]" : typeof value === "object" ? "{…}" : typeof value;
