@@ -32,6 +32,7 @@ export {
   serializeSafetensorsAsync,
   safetensorsStream,
   MAX_HEADER_BYTES,
+  MAX_TENSOR_BYTES,
 } from "./io/safetensors.js";
 export type {
   SafetensorsDtype,
@@ -44,6 +45,9 @@ export type {
   SerializeSafetensorsOptions,
 } from "./io/safetensors.js";
 export { readSafetensors, readSafetensorsHeader, saveSafetensors } from "./io/safetensors-file.js";
+export type { ReadSafetensorsFileOptions } from "./io/safetensors-file.js";
+export { UnsafeFileError, MAX_JSON_BYTES, openRegularFile, readFileSafely, readTextFileSafely } from "./io/safe-open.js";
+export type { SafeOpenOptions, OpenedFile } from "./io/safe-open.js";
 export { writeFileAtomic, writeDirAtomic } from "./io/atomic.js";
 export type { FileContent, WriteDirOptions } from "./io/atomic.js";
 export {
