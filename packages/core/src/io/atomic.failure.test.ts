@@ -15,6 +15,8 @@ const inject = vi.hoisted(() => ({
   rename: undefined as ((from: string, to: string) => boolean) | undefined,
   /** "open": opening this file fails (EMFILE); "write": writing to it fails (ENOSPC). */
   open: undefined as ((file: string) => "open" | "write" | undefined) | undefined,
+  /** An errno code to make this mkdir fail with. */
+  mkdir: undefined as ((dir: string) => string | undefined) | undefined,
 }));
 
 vi.mock("node:fs/promises", async (importOriginal) => {
@@ -37,7 +39,12 @@ vi.mock("node:fs/promises", async (importOriginal) => {
       },
     });
   }) as typeof real.open;
-  return { ...real, rename, open };
+  const mkdir = (async (dir: string, options?: unknown) => {
+    const code = inject.mkdir?.(String(dir));
+    if (code !== undefined) throw fail(code);
+    return real.mkdir(dir, options as never);
+  }) as typeof real.mkdir;
+  return { ...real, rename, open, mkdir };
 });
 
 let root: string;
@@ -47,6 +54,7 @@ beforeEach(async () => {
 afterEach(async () => {
   inject.rename = undefined;
   inject.open = undefined;
+  inject.mkdir = undefined;
   await fs.rm(root, { recursive: true, force: true });
 });
 
@@ -58,7 +66,7 @@ describe("atomic writes under injected file-system failures", () => {
     await writeFileAtomic(file, "old");
     inject.open = (f) => (path.basename(f).includes(".tmp-") ? "write" : undefined);
     const error = await writeFileAtomic(file, "new").then(() => undefined, (e: unknown) => e as Error & { code?: string });
-    expect(error?.message).toMatch(/writeFileAtomic: could not write ".*adapter_model.safetensors": ENOSPC/);
+    expect(error?.message).toMatch(/writeFileAtomic: could not write ".*adapter_model.safetensors": no space left on the device \(ENOSPC/);
     expect(error?.code).toBe("ENOSPC");
     expect(await text(file)).toBe("old");
     expect(await fs.readdir(root)).toEqual(["adapter_model.safetensors"]);
@@ -69,7 +77,7 @@ describe("atomic writes under injected file-system failures", () => {
     await writeDirAtomic(dir, { "adapter_config.json": "old config", "adapter_model.safetensors": "old weights" });
     inject.open = (f) => (f.includes(".adapter.tmp-") && f.endsWith("adapter_model.safetensors") ? "open" : undefined);
     await expect(writeDirAtomic(dir, { "adapter_config.json": "new", "adapter_model.safetensors": "new" })).rejects.toThrow(
-      /writeDirAtomic: could not write ".*adapter" \(it is unchanged\): EMFILE/,
+      /writeDirAtomic: could not write ".*adapter" \(it is unchanged\): too many open files \(EMFILE/,
     );
     expect(await text(path.join(dir, "adapter_config.json"))).toBe("old config");
     expect(await text(path.join(dir, "adapter_model.safetensors"))).toBe("old weights");
@@ -80,7 +88,7 @@ describe("atomic writes under injected file-system failures", () => {
     const dir = path.join(root, "adapter");
     await writeDirAtomic(dir, { "adapter_config.json": "old config" });
     inject.rename = (from, to) => from.includes(".adapter.tmp-") && to === dir;
-    await expect(writeDirAtomic(dir, { "adapter_config.json": "new config" })).rejects.toThrow(/\(it is unchanged\): EIO/);
+    await expect(writeDirAtomic(dir, { "adapter_config.json": "new config" })).rejects.toThrow(/\(it is unchanged\): an input\/output error \(EIO/);
     expect(await fs.readdir(dir)).toEqual(["adapter_config.json"]);
     expect(await text(path.join(dir, "adapter_config.json"))).toBe("old config");
     expect(await fs.readdir(root)).toEqual(["adapter"]);
@@ -91,7 +99,7 @@ describe("atomic writes under injected file-system failures", () => {
     await writeDirAtomic(dir, { "adapter_config.json": "old config" });
     inject.rename = (from, to) => to === dir; // both the swap-in and the restore fail
     const error = await writeDirAtomic(dir, { "adapter_config.json": "new" }).then(() => undefined, (e: unknown) => e as Error);
-    const where = /the old contents are in "(.*)"/.exec(error?.message ?? "")?.[1];
+    const where = /the old contents are in "(.*?)"/.exec(error?.message ?? "")?.[1];
     expect(where, error?.message).toBeDefined();
     expect(await text(path.join(where!, "adapter_config.json"))).toBe("old config");
     expect(await fs.readdir(root)).toEqual([path.basename(where!)]); // the temp directory is gone
@@ -102,4 +110,18 @@ describe("atomic writes under injected file-system failures", () => {
     await expect(writeDirAtomic(path.join(root, "fresh"), { a: "x" })).rejects.toThrow(/ENOSPC/);
     expect(await fs.readdir(root)).toEqual([]);
   });
+
+  it("EACCES / EROFS creating the temp folder are rewritten to name the target and the cause", async () => {
+    const dir = path.join(root, "adapter");
+    for (const [code, cause] of [["EACCES", "permission denied: the folder is not writable by this user"], ["EROFS", "the file system is read-only"]] as const) {
+      inject.mkdir = (d) => (d.includes(".adapter.tmp-") ? code : undefined);
+      const error = await writeDirAtomic(dir, { a: "x" }).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      expect(error?.message).toContain(`writeDirAtomic: could not write "${dir}" (it is unchanged): ${cause} (${code}`);
+      expect(error?.code).toBe(code);
+    }
+    inject.mkdir = (d) => (d === path.join(root, "sub") ? "EROFS" : undefined);
+    await expect(writeFileAtomic(path.join(root, "sub", "f.json"), "x")).rejects.toThrow(/could not write ".*f.json": could not create its folder ".*sub": the file system is read-only \(EROFS/);
+    expect(await fs.readdir(root)).toEqual([]);
+  });
 });
+
