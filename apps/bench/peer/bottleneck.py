@@ -423,9 +423,10 @@ def init_adapters(model):
     return setup
 
 
-def add_adapter(model, name, config):
+def add_adapter(model, name, config, bottleneck_size=None):
     """BottleneckLayer.add_adapter at every location of `model` (init_adapters first): `config` is a BnConfig
-    dict with AdapterHub's field names (every field given)."""
+    dict with AdapterHub's field names (every field given). `bottleneck_size` (peftjs's extension) fixes the
+    size for every layer instead of hidden // reduction_factor."""
     hidden = model.config.hidden_size
     for layer_idx, key, module in model._bottleneck_locations:
         if layer_idx in config.get("leave_out", []) or not config.get(key, False):
@@ -439,7 +440,8 @@ def add_adapter(model, name, config):
             else:
                 raise KeyError("reduction factor mapping has no default")
         cls = ParallelAdapter if config["is_parallel"] else Adapter
-        adapter = cls(adapter_name=name, input_size=hidden, down_sample=int(hidden // rf), config=config)
+        down = bottleneck_size if bottleneck_size is not None else int(hidden // rf)
+        adapter = cls(adapter_name=name, input_size=hidden, down_sample=down, config=config)
         adapter.train(module.training)
         module.adapters[name] = adapter
 
@@ -460,6 +462,7 @@ BN_DEFAULTS = {
     "factorized_phm_rule": False, "phm_c_init": "normal", "phm_init_range": 0.0001, "learn_phm": True,
     "hypercomplex_nonlinearity": "glorot-uniform", "phm_rank": 1, "phm_bias": True, "stochastic_depth": 0.0,
 }
+BN_REQUIRED = ("mh_adapter", "output_adapter", "reduction_factor", "non_linearity")
 PRESETS = {
     "seq_bn": {**BN_DEFAULTS, "original_ln_before": True, "mh_adapter": False, "output_adapter": True,
                "non_linearity": "relu", "reduction_factor": 16},

@@ -12,7 +12,7 @@ WebGPU kernels are plain fp32), dropout 0, attention "eager" by default (the sam
 softmax(QKᵀ)V our implementation runs; the config may ask for "sdpa"). On cuda when available, else cpu.
 Timing follows the bench: the first step alone, warm-up steps excluded, then each step timed to
 completion (loss.item() after torch.cuda.synchronize()); percentiles by linear interpolation.
-Methods that Hugging Face PEFT lacks (bottleneck adapters) are small PyTorch modules below.
+Methods that Hugging Face PEFT lacks (bottleneck adapters) come from bottleneck.py beside this file.
 """
 from __future__ import annotations
 
@@ -64,55 +64,22 @@ class Timer:
 
 
 # --------------------------------------------------------------------------------------------------
-# Bottleneck adapters (not in Hugging Face PEFT): AdapterHub's Pfeiffer ("seq_bn", after the FFN) and
-# Houlsby ("double_seq_bn", after attention and after the FFN) as residual down/up projections, and the
-# parallel adapter beside the FFN. Used when a method's config has peft_type "BOTTLENECK".
+# Bottleneck adapters (not in Hugging Face PEFT): AdapterHub's bottleneck adapters as its modeling code
+# computes them, from bottleneck.py beside this file (a line-by-line port of adapters' `Adapter`,
+# `ParallelAdapter` and `BottleneckLayer`, placed in GPT-2's blocks as adapters' GPT2BlockWithAdapters does).
+# Used when a method's config has peft_type "BOTTLENECK"; its fields are AdapterHub's BnConfig names.
 
 
 def add_bottleneck_adapters(torch, model, cfg):
-    nn = torch.nn
-    hidden = model.config.n_embd
-    reduction = int(cfg.get("reduction_factor", 16))
-    placement = cfg.get("placement", cfg.get("config", "pfeiffer"))
-    bottleneck = max(1, hidden // reduction)
-
-    class Bottleneck(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.down = nn.Linear(hidden, bottleneck)
-            self.up = nn.Linear(bottleneck, hidden)
-            nn.init.normal_(self.down.weight, std=1e-2)
-            nn.init.zeros_(self.down.bias)
-            nn.init.zeros_(self.up.weight)
-            nn.init.zeros_(self.up.bias)
-
-        def forward(self, x):
-            return self.up(torch.relu(self.down(x)))
-
-    class After(nn.Module):
-        """y = f(x); y + adapter(y) (sequential) or f(x) + adapter(x) (parallel)."""
-
-        def __init__(self, inner, parallel):
-            super().__init__()
-            self.inner = inner
-            self.adapter = Bottleneck()
-            self.parallel = parallel
-
-        def forward(self, x, *args, **kwargs):
-            y = self.inner(x, *args, **kwargs)
-            if isinstance(y, tuple):
-                return (y[0] + self.adapter(y[0]),) + tuple(y[1:])
-            return y + self.adapter(x if self.parallel else y)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bottleneck
 
     for p in model.parameters():
         p.requires_grad_(False)
-    for block in model.transformer.h:
-        if placement in ("pfeiffer", "seq_bn", "houlsby", "double_seq_bn"):
-            block.mlp = After(block.mlp, parallel=False)
-        if placement in ("houlsby", "double_seq_bn"):
-            block.attn = After(block.attn, parallel=False)
-        if placement in ("parallel", "par_bn"):
-            block.mlp = After(block.mlp, parallel=True)
+    setup = bottleneck.init_adapters(model)
+    fields = {**bottleneck.BN_DEFAULTS, **{k: v for k, v in cfg.items() if k in bottleneck.BN_DEFAULTS or k in bottleneck.BN_REQUIRED}}
+    bottleneck.add_adapter(model, "default", fields, bottleneck_size=cfg.get("bottleneck_size"))
+    setup.active = bottleneck.parse_composition("default")
     return model
 
 

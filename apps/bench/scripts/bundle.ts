@@ -6,6 +6,7 @@
  *   <outDir>/node_modules/webgpu/{index.js,package.json,dist/linux-x64/dawn.node}   Dawn's Node binding
  *   <outDir>/node_modules/@tensorflow/tfjs-backend-webgpu/   a stub: the real backend is inside bench.mjs
  *   <outDir>/peer/peer.py                                 the PyTorch + PEFT peer
+ *   <outDir>/peer/bottleneck.py                           its bottleneck adapters (a port of AdapterHub's)
  *
  * Usage: pnpm --filter @peftjs/bench bundle [outDir]   (default: .gpu/app at the repository root)
  * Then:  node <outDir>/bench.mjs --backend webgpu --peer
@@ -80,6 +81,7 @@ writeFileSync(join(stubDir, "index.js"), "// The WebGPU backend is bundled in be
 
 mkdirSync(join(outDir, "peer"), { recursive: true });
 copyFileSync(join(appDir, "peer", "peer.py"), join(outDir, "peer", "peer.py"));
+copyFileSync(join(appDir, "peer", "bottleneck.py"), join(outDir, "peer", "bottleneck.py"));
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
