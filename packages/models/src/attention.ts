@@ -68,7 +68,8 @@ function broadcastBatch(x: Tensor, batch: number): Tensor {
 
 /**
  * Eager attention (transformers `eager_attention_forward`): softmax(q·kᵀ·scale + bias)·v, softmax over the
- * keys, `dropout` applied to the probabilities. q `[b, h, t, d]`, k and v `[b, h, s, d]`.
+ * keys, `dropout` applied to the probabilities. q `[b, h, t, d]`, k and v `[b, h, s, d]`. `softcap`
+ * (Gemma 2) caps the scores at ±softcap with tanh before the mask is added.
  */
 export function scaledDotProductAttention(
   query: Tensor,
@@ -77,9 +78,12 @@ export function scaledDotProductAttention(
   bias: Tensor | null,
   scale: number,
   dropout: (probs: Tensor) => Tensor = (p) => p,
+  softcap: number | null = null,
 ): Tensor {
   return tf.tidy(() => {
-    const scores = tf.mul(tf.matMul(query, key, false, true), scale);
+    let scores = tf.mul(tf.matMul(query, key, false, true), scale);
+    // Gemma 2's attention soft-capping (transformers gemma2 `eager_attention_forward`): cap·tanh(s/cap), before the mask.
+    if (softcap !== null) scores = tf.mul(tf.tanh(tf.div(scores, softcap)), softcap);
     const probs = tf.softmax(bias === null ? scores : tf.add(scores, bias));
     return tf.matMul(dropout(probs), value);
   });
@@ -93,6 +97,8 @@ export interface AttentionSetupOptions {
   readonly causal: boolean;
   /** For error messages: "GPT2LMHeadModel". */
   readonly source: string;
+  /** When set, `slidingBias` is made as well: the causal mask limited to the last `slidingWindow` keys (Mistral, Gemma). */
+  readonly slidingWindow?: number | null;
 }
 
 /** The model-level facts every layer shares, read and checked from `ModelInputs`. */
@@ -106,6 +112,8 @@ export interface AttentionSetup {
   /** int32 `[b|1, t]`: the given position ids or past + 0..t-1. */
   readonly positionIds: Tensor;
   readonly bias: Tensor | null;
+  /** The sliding-window mask (when `slidingWindow` was given), else null. */
+  readonly slidingBias: Tensor | null;
   layer(i: number): AttentionContext;
 }
 
@@ -144,6 +152,8 @@ export function setupAttention(inputs: ModelInputs, o: AttentionSetupOptions): A
   }
 
   const bias = attentionBias(inputs.attentionMask, { batch, seqLen, pastLen, prefixLen, causal: o.causal, source: o.source });
+  const window = o.slidingWindow ?? null;
+  const slidingBias = window === null ? null : attentionBias(inputs.attentionMask, { batch, seqLen, pastLen, prefixLen, causal: o.causal, source: o.source, slidingWindow: window });
   return {
     batch,
     seqLen,
@@ -151,6 +161,7 @@ export function setupAttention(inputs: ModelInputs, o: AttentionSetupOptions): A
     prefixLen,
     positionIds,
     bias,
+    slidingBias,
     layer: (i) => ({
       bias,
       prefix: inputs.prefixKeyValues?.[i],
@@ -185,11 +196,13 @@ function checkLayerKVs(kvs: LayerKV[] | undefined, name: string, batch: number, 
 /**
  * The additive mask: FLOAT32_MIN where a query may not see a key (padding, or a later position when
  * causal), 0 elsewhere, prefix columns always 0. The mask may cover `past + seq` or `prefix + past + seq`
- * positions (the prefix part is ignored: prefix positions are always attended).
+ * positions (the prefix part is ignored: prefix positions are always attended). With `slidingWindow` w a
+ * query at index q sees only keys k > q − w (transformers masking_utils `sliding_window_overlay`; indices in
+ * the `[past | this call]` sequence, as transformers' cache positions).
  */
 export function attentionBias(
   attentionMask: Tensor | undefined,
-  o: { batch: number; seqLen: number; pastLen: number; prefixLen: number; causal: boolean; source: string },
+  o: { batch: number; seqLen: number; pastLen: number; prefixLen: number; causal: boolean; source: string; slidingWindow?: number },
 ): Tensor | null {
   const kLen = o.pastLen + o.seqLen;
   let mask = attentionMask;
@@ -205,10 +218,17 @@ export function attentionBias(
     if (mask.shape[1] !== kLen) mask = tf.slice(mask, [0, o.prefixLen], [o.batch, kLen]);
   }
   let allowed: Tensor | null = null;
-  if (o.causal && o.seqLen > 1) {
+  const sliding = o.slidingWindow !== undefined && kLen > o.slidingWindow;
+  if ((o.causal && o.seqLen > 1) || sliding) {
     const q = tf.reshape(tf.range(o.pastLen, kLen, 1, "int32"), [o.seqLen, 1]);
     const k = tf.reshape(tf.range(0, kLen, 1, "int32"), [1, kLen]);
-    allowed = tf.reshape(tf.lessEqual(k, q), [1, 1, o.seqLen, kLen]);
+    // With one query the causal rule holds for every key (it is the last position); the window may still cut.
+    let rule: Tensor | null = o.causal && o.seqLen > 1 ? tf.lessEqual(k, q) : null;
+    if (sliding) {
+      const inWindow = tf.greater(k, tf.sub(q, o.slidingWindow!));
+      rule = rule === null ? inWindow : tf.logicalAnd(rule, inWindow);
+    }
+    allowed = tf.reshape(rule!, [1, 1, o.seqLen, kLen]);
   }
   if (mask !== undefined) {
     const m = tf.reshape(tf.notEqual(mask, 0), [o.batch, 1, 1, kLen]);

@@ -69,6 +69,11 @@ export async function generate(model: PreTrainedModelLike, inputIds: Tensor, opt
   try {
     for (let step = 0; step < o.maxNewTokens; step++) {
       const total = rows[0]!.length;
+      if (cache !== undefined && resetsCache(model, total, total - 1)) {
+        // The model asks for the whole sequence again (Phi-3 when LongRoPE switches factors).
+        disposeCache(cache);
+        cache = undefined;
+      }
       const cached = o.useCache && cache !== undefined;
       const feedFrom = cached ? total - 1 : 0;
       const next = tf.tidy(() => {
@@ -168,6 +173,15 @@ function positionsFromMask(mask: number[][]): number[][] {
       return seen++;
     });
   });
+}
+
+/**
+ * A model may drop the cache at a step (transformers' `prepare_inputs_for_generation` overrides do so):
+ * `generationResetsCache(sequenceLength, cachedLength)` true means recompute every position this step.
+ */
+function resetsCache(model: PreTrainedModelLike, sequenceLength: number, cachedLength: number): boolean {
+  const hook = (model as { generationResetsCache?: (sequenceLength: number, cachedLength: number) => boolean }).generationResetsCache;
+  return typeof hook === "function" && hook.call(model, sequenceLength, cachedLength);
 }
 
 function disposeCache(cache: LayerKV[] | undefined): void {

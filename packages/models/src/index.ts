@@ -16,21 +16,40 @@ export {
   BertPooler,
   bertArchitecture,
 } from "./bert/model.js";
-export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, llamaArchitecture } from "./llama/model.js";
+export {
+  LlamaForCausalLM,
+  LlamaModel,
+  LlamaDecoderLayer,
+  LlamaAttention,
+  LlamaMLP,
+  MistralForCausalLM,
+  Qwen2ForCausalLM,
+  Qwen3ForCausalLM,
+  Gemma2ForCausalLM,
+  Gemma3ForCausalLM,
+  Phi3ForCausalLM,
+  createDecoder,
+  llamaArchitecture,
+  decoderArchitectures,
+} from "./llama/model.js";
 export type { LlamaAttentionContext } from "./llama/model.js";
 export { LlamaRotaryEmbedding, applyRotary, rotateHalf } from "./llama/rotary.js";
+export { ROPE_TYPES, defaultRope, readRopeParameters, ropeFrequencies, rotaryDim } from "./llama/rope.js";
+export type { RopeType, RopeParameters, RopeFrequencies } from "./llama/rope.js";
+export { GemmaRMSNorm, ScaledWordEmbedding } from "./llama/norm.js";
 
 // Configs and presets
 export { gpt2Config, gpt2ConfigFromJson, gpt2ConfigToJson } from "./gpt2/config.js";
 export type { GPT2Config, GPT2ConfigOptions, GPT2Preset } from "./gpt2/config.js";
 export { bertConfig, bertConfigFromJson, bertConfigToJson } from "./bert/config.js";
 export type { BertConfig, BertConfigOptions, BertPreset } from "./bert/config.js";
-export { llamaConfig, llamaConfigFromJson, llamaConfigToJson } from "./llama/config.js";
-export type { LlamaConfig, LlamaConfigOptions, LlamaPreset } from "./llama/config.js";
+export { llamaConfig, llamaConfigToJson, DECODER_MODEL_TYPES, DECODER_ARCHITECTURES } from "./llama/config.js";
+export { llamaConfigFromJson, decoderConfigFromJson, decoderConfig } from "./llama/families.js";
+export type { LlamaConfig, LlamaConfigOptions, LlamaPreset, DecoderModelType, LayerType } from "./llama/config.js";
 export type { BaseModelConfig, JsonObject } from "./config.js";
 
 // Loading and saving local Hugging Face folders
-export { loadPretrained, fromPretrained, savePretrained, configFromJson, createModel, SUPPORTED_MODEL_TYPES } from "./pretrained.js";
+export { loadPretrained, fromPretrained, savePretrained, configFromJson, createModel, SUPPORTED_MODEL_TYPES, modelTypeOf } from "./pretrained.js";
 export type { PretrainedModel, ModelConfig, ModelType } from "./pretrained.js";
 export { loadWithSpec, saveWithSpec, readModelWeights, readModelConfigJson } from "./checkpoint.js";
 export type { ArchitectureSpec, LoadPretrainedOptions, SavePretrainedOptions } from "./checkpoint.js";

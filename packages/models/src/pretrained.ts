@@ -7,12 +7,13 @@ import { loadWithSpec, readModelConfigJson, saveWithSpec } from "./checkpoint.js
 import type { ArchitectureSpec, LoadPretrainedOptions, SavePretrainedOptions } from "./checkpoint.js";
 import { BertForSequenceClassification, bertArchitecture } from "./bert/model.js";
 import { GPT2LMHeadModel, gpt2Architecture } from "./gpt2/model.js";
-import { LlamaForCausalLM, llamaArchitecture } from "./llama/model.js";
+import { createDecoder, decoderArchitectures } from "./llama/model.js";
+import type { LlamaForCausalLM } from "./llama/model.js";
 import { bertConfigFromJson } from "./bert/config.js";
 import type { BertConfig } from "./bert/config.js";
 import { gpt2ConfigFromJson } from "./gpt2/config.js";
 import type { GPT2Config } from "./gpt2/config.js";
-import { llamaConfigFromJson } from "./llama/config.js";
+import { decoderConfigFromJson, isDecoderModelType } from "./llama/families.js";
 import type { LlamaConfig } from "./llama/config.js";
 
 /** Every model class of this package. */
@@ -22,7 +23,7 @@ export type ModelConfig = GPT2Config | BertConfig | LlamaConfig;
 const ARCHITECTURES = {
   gpt2: gpt2Architecture,
   bert: bertArchitecture,
-  llama: llamaArchitecture,
+  ...decoderArchitectures,
 } as const;
 
 export type ModelType = keyof typeof ARCHITECTURES;
@@ -30,21 +31,50 @@ export type ModelType = keyof typeof ARCHITECTURES;
 /** The model types `loadPretrained` can build. */
 export const SUPPORTED_MODEL_TYPES = Object.keys(ARCHITECTURES) as ModelType[];
 
+function supported(): string {
+  return Object.values(ARCHITECTURES)
+    .map((a) => `${a.modelType} (${a.architecture})`)
+    .join(", ");
+}
+
 function specFor(modelType: unknown, where: string): ArchitectureSpec<BaseModelConfig, PretrainedModel> {
   if (typeof modelType !== "string" || !(modelType in ARCHITECTURES)) {
-    throw new Error(`${where}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(", ")}.`);
+    throw new Error(`${where}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${supported()}.`);
   }
   const name: ModelType = modelType as ModelType;
   return ARCHITECTURES[name];
 }
 
 /**
+ * The model type of a config.json: its `model_type`, or (older or hand-written files without one) the
+ * type whose transformers class its `architectures` names, as transformers' AutoConfig falls back to.
+ */
+export function modelTypeOf(json: JsonObject, where: string): ModelType {
+  const type = json.model_type;
+  if (type !== undefined && type !== null) {
+    specFor(type, where);
+    return type as ModelType;
+  }
+  const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
+  for (const a of archs) {
+    const hit = Object.values(ARCHITECTURES).find((s) => s.architecture === a);
+    if (hit !== undefined) return hit.modelType as ModelType;
+  }
+  throw new Error(
+    `${where}: config.json has no model_type${archs.length > 0 ? ` and its architectures ${JSON.stringify(archs)} name no supported class` : " and no architectures"}; supported: ${supported()}.`,
+  );
+}
+
+/**
  * Loads a local Hugging Face folder as the model its config.json names (gpt2 → GPT2LMHeadModel,
- * bert → BertForSequenceClassification, llama → LlamaForCausalLM), in eval mode.
+ * bert → BertForSequenceClassification, llama → LlamaForCausalLM, qwen2 → Qwen2ForCausalLM, mistral,
+ * qwen3, gemma2, gemma3_text, phi3 likewise), in eval mode.
  */
 export async function loadPretrained(dir: string, options: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
   const json = await readModelConfigJson(dir);
-  return loadWithSpec(dir, specFor(json.model_type, `loadPretrained("${dir}")`), options, json);
+  const where = `loadPretrained("${dir}")`;
+  const modelType = modelTypeOf(json, where);
+  return loadWithSpec(dir, specFor(modelType, where), options, { ...json, model_type: modelType });
 }
 
 /** Alias of `loadPretrained`, in transformers' words. */
@@ -62,10 +92,9 @@ export function configFromJson(json: JsonObject, source = "config.json"): ModelC
       return gpt2ConfigFromJson(json, source);
     case "bert":
       return bertConfigFromJson(json, source);
-    case "llama":
-      return llamaConfigFromJson(json, source);
     default:
-      throw new Error(`${source}: model_type ${JSON.stringify(json.model_type)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(", ")}.`);
+      if (isDecoderModelType(json.model_type)) return decoderConfigFromJson(json, source);
+      throw new Error(`${source}: model_type ${JSON.stringify(json.model_type)} is not supported; supported: ${supported()}.`);
   }
 }
 
@@ -81,6 +110,12 @@ export function createModel(config: ModelConfig): PretrainedModel {
     case "bert":
       return new BertForSequenceClassification(config);
     case "llama":
-      return new LlamaForCausalLM(config);
+    case "mistral":
+    case "qwen2":
+    case "qwen3":
+    case "gemma2":
+    case "gemma3_text":
+    case "phi3":
+      return createDecoder(config);
   }
 }

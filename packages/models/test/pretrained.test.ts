@@ -129,7 +129,10 @@ describe("load errors name the file and the fix", () => {
     const other = newDir();
     mkdirSync(other);
     writeFileSync(join(other, "config.json"), JSON.stringify({ model_type: "t5" }));
-    await expect(loadPretrained(other)).rejects.toThrow(/model_type "t5" is not supported; supported: gpt2, bert, llama/);
+    await expect(loadPretrained(other)).rejects.toThrow(/model_type "t5" is not supported; supported: gpt2 \(GPT2LMHeadModel\), bert \(BertForSequenceClassification\), llama \(LlamaForCausalLM\), mistral .* phi3 \(Phi3ForCausalLM\)/);
+    // Without model_type, architectures picks the family (transformers' AutoConfig does the same).
+    writeFileSync(join(other, "config.json"), JSON.stringify({ architectures: ["T5ForConditionalGeneration"] }));
+    await expect(loadPretrained(other)).rejects.toThrow(/has no model_type and its architectures \["T5ForConditionalGeneration"\] name no supported class; supported: gpt2/);
     writeFileSync(join(other, "config.json"), "{ not json");
     await expect(loadPretrained(other)).rejects.toThrow(/is not valid JSON/);
   });
@@ -220,7 +223,8 @@ describe("configs and presets", () => {
     delete old.rope_parameters;
     expect(llamaConfigFromJson({ ...old, rope_theta: 1234, rope_scaling: null }).ropeTheta).toBe(1234);
     expect(llamaConfigFromJson({ ...old }).ropeTheta).toBe(10000);
-    expect(() => llamaConfigFromJson({ ...old, rope_parameters: { rope_type: "llama3", factor: 8 } })).toThrow(/rope_type "llama3" is not supported/);
+    expect(() => llamaConfigFromJson({ ...old, rope_parameters: { rope_type: "llama3", factor: 8 } })).toThrow(/rope_type "llama3" needs "low_freq_factor"/);
+    expect(() => llamaConfigFromJson({ ...old, rope_parameters: { rope_type: "ntk-by-parts", factor: 8 } })).toThrow(/rope_type "ntk-by-parts" is not supported here; supported: default, linear, dynamic, llama3, yarn, longrope/);
     expect(() => configFromJson({ model_type: "gpt2", n_embd: "wide" }, "x/config.json")).toThrow(/x\/config\.json: field "n_embd" must be a positive integer, got "wide"/);
   });
 });
