@@ -32,3 +32,6 @@ export type {
 } from "./functions/task-arithmetic.js";
 export { slerp, nuslerp, karcherMean, modelStock } from "./functions/interpolation.js";
 export type { SlerpOptions, NuSlerpOptions, KarcherOptions, ModelStockOptions } from "./functions/interpolation.js";
+export { addWeightedAdapter, COMBINATION_TYPES } from "./adapters/add-weighted-adapter.js";
+export type { CombinationType, AddWeightedAdapterOptions } from "./adapters/add-weighted-adapter.js";
+export { svdFactors, quantile } from "./adapters/factor.js";
