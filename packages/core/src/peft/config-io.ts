@@ -6,6 +6,9 @@
  */
 import type { BasePeftConfig, Method } from "../method.js";
 import type { MethodRegistry } from "./registry.js";
+import { recoverInterruptedWrite } from "../io/atomic.js";
+import { nodeFileSystem } from "../io/node.js";
+import { UnsafeFileError, readFileSafely, readTextFileSafely } from "../io/safe-open.js";
 
 /**
  * The `peft_version` written into saved configs. peftjs writes PEFT's 0.21 layout (the version the fixtures are
@@ -145,25 +148,48 @@ export interface AdapterFiles {
   weights: Uint8Array;
 }
 
-/** Reads `dir[/subfolder]/adapter_config.json` and `adapter_model.safetensors` (Node only). */
-export async function readAdapterDir(dir: string, subfolder?: string): Promise<AdapterFiles & { where: string }> {
-  if (typeof process === "undefined" || process.versions?.node === undefined) {
-    throw new Error("Reading an adapter folder needs Node.js; in a browser pass the file contents to loadAdapterFromFiles.");
-  }
-  const [fs, path] = await Promise.all([import("node:fs/promises"), import("node:path")]);
+/** The largest adapter_model.safetensors `readAdapterDir` reads into memory: 2 GiB (a LoRA adapter is MBs). */
+export const MAX_ADAPTER_WEIGHTS_BYTES = 2 ** 31;
+
+export interface ReadAdapterDirOptions {
+  /** Follow symbolic links that lead out of `dir` (e.g. a Hugging Face cache snapshot). Default false. */
+  allowLinksOutside?: boolean;
+}
+
+/**
+ * Reads `dir[/subfolder]/adapter_config.json` and `adapter_model.safetensors` (Node only), through the safe
+ * opener: `subfolder` must be a folder inside `dir`, links out of `dir` are refused (unless
+ * `allowLinksOutside`), only regular files are read (a FIFO or `/dev/zero` is refused at once), the config is at
+ * most MAX_JSON_BYTES and the weights at most {@link MAX_ADAPTER_WEIGHTS_BYTES}. An interrupted save of `dir` is
+ * first finished or rolled back (the recovery rule of io/atomic.ts).
+ */
+export async function readAdapterDir(dir: string, subfolder?: string, options: ReadAdapterDirOptions = {}): Promise<AdapterFiles & { where: string }> {
+  const { fs, path } = await nodeFileSystem();
+  if (subfolder !== undefined) checkSubfolder(subfolder);
+  await recoverInterruptedWrite(dir);
   const where = subfolder === undefined ? dir : path.join(dir, subfolder);
   const configPath = path.join(where, ADAPTER_CONFIG_NAME);
   const weightsPath = path.join(where, ADAPTER_WEIGHTS_NAME);
+  const access = { root: dir, ...(options.allowLinksOutside !== undefined ? { allowLinksOutside: options.allowLinksOutside } : {}) };
   let config: string;
   try {
-    config = await fs.readFile(configPath, "utf8");
+    config = await readTextFileSafely(configPath, access);
   } catch (error) {
+    if (error instanceof UnsafeFileError) throw error;
     throw new Error(`No ${ADAPTER_CONFIG_NAME} in "${where}" (${(error as NodeJS.ErrnoException).code ?? String(error)}). Pass the folder that save() wrote; a non-default adapter is in a subfolder named after it.`);
   }
   let weights: Uint8Array;
   try {
-    weights = await fs.readFile(weightsPath);
+    weights = await readFileSafely(weightsPath, { ...access, maxBytes: MAX_ADAPTER_WEIGHTS_BYTES });
   } catch (error) {
+    if (error instanceof UnsafeFileError) {
+      if (error.code !== "TOO_LARGE") throw error;
+      throw new UnsafeFileError(
+        `"${weightsPath}" is larger than ${MAX_ADAPTER_WEIGHTS_BYTES} bytes (2 GiB), the limit for an adapter's weights, which peftjs reads ` +
+          `into memory; this is not an adapter (a LoRA adapter is megabytes). For a large checkpoint use readSafetensors, which reads one tensor at a time.`,
+        "TOO_LARGE",
+      );
+    }
     const hasBin = await fs.stat(path.join(where, "adapter_model.bin")).then(
       () => true,
       () => false,
@@ -175,4 +201,15 @@ export async function readAdapterDir(dir: string, subfolder?: string): Promise<A
     );
   }
   return { config, weights, where };
+}
+
+/** `subfolder` must name a folder inside the adapter folder (PEFT's `subfolder` is a relative path too). */
+function checkSubfolder(subfolder: string): void {
+  const parts = subfolder.split(/[\\/]/);
+  if (typeof subfolder !== "string" || subfolder === "" || subfolder.includes("\0") || /^([a-zA-Z]:)?[\\/]/.test(subfolder) || parts.some((p) => p === "..")) {
+    throw new Error(
+      `subfolder ${JSON.stringify(subfolder)} must be a relative folder name inside the adapter folder (no "..", no absolute path); ` +
+        `to load an adapter from elsewhere, pass its own folder as the path.`,
+    );
+  }
 }

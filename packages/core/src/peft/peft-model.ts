@@ -62,8 +62,10 @@ export interface SaveOptions {
 export interface LoadAdapterOptions {
   /** When false (default), the adapter is loaded in inference mode: its parameters stay frozen. */
   isTrainable?: boolean;
-  /** Read from `dir/<subfolder>` (a non-default adapter saved beside a default one). */
+  /** Read from `dir/<subfolder>` (a non-default adapter saved beside a default one); it must be inside `dir`. */
   subfolder?: string;
+  /** Follow symbolic links that lead out of `dir` (e.g. a Hugging Face cache snapshot). Default false: refused. */
+  allowLinksOutside?: boolean;
   /** Overrides the PeftModel's registry for this load. */
   registry?: MethodRegistry;
 }
@@ -130,7 +132,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
 
   /** Loads a saved adapter onto `model` (PEFT `PeftModel.from_pretrained`); on failure `model` is exactly as before. */
   static async fromPretrained<M extends ForwardModule = PreTrainedModelLike>(model: M, dir: string, options: FromPretrainedOptions = {}): Promise<PeftModel<M>> {
-    const files = await readAdapterDir(dir, options.subfolder);
+    const files = await readAdapterDir(dir, options.subfolder, options.allowLinksOutside !== undefined ? { allowLinksOutside: options.allowLinksOutside } : {});
     return PeftModel.fromFiles(model, files, { ...options, where: files.where });
   }
 
@@ -576,7 +578,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
 
   /** Loads a saved adapter as `name` (PEFT `load_adapter`); it is not activated. On failure the model is unchanged. */
   async loadAdapter(dir: string, name: string, options: LoadAdapterOptions = {}): Promise<void> {
-    const files = await readAdapterDir(dir, options.subfolder);
+    const files = await readAdapterDir(dir, options.subfolder, options.allowLinksOutside !== undefined ? { allowLinksOutside: options.allowLinksOutside } : {});
     this.loadAdapterFromFiles(files, name, { ...options, where: files.where });
   }
 
