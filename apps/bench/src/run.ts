@@ -121,7 +121,7 @@ export async function runBench(o: CliOptions, argv: readonly string[] = []): Pro
   if (choice.adapterInfo?.isFallbackAdapter === true) notes.push("WebGPU ran on a software adapter (--allow-software-adapter): these are not GPU figures.");
   assertSingleEngine();
   const tensorsAtStart = tf.memory().numTensors;
-  for (const k of addedKernels) notes.push(`The bench registered a kernel the backend lacks: ${k}.`);
+  for (const k of addedKernels) notes.push(`@peftjs/core registered a kernel the backend lacks: ${k}.`);
   const preset = resolvePreset(o.preset ?? defaultPresetName(choice.name, choice.isGpu), o);
   const variants = selectVariants(o.methods);
   const outDir = o.out === null ? defaultOutDir() : userPath(o.out);

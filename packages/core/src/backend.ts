@@ -14,6 +14,7 @@ import type * as NodePath from "node:path";
 import { tf } from "./tf.js";
 import { resolveLogger } from "./log.js";
 import type { LoggerOptions } from "./log.js";
+import { registerKernels } from "./kernels/register.js";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
@@ -45,6 +46,8 @@ export interface BackendChoice {
   isGpu: boolean;
   /** The candidates tried before the chosen one, in order, each with why it was skipped. */
   skipped: SkippedBackend[];
+  /** Kernels core registered because this backend lacks them (`UnsortedSegmentSum on wasm`). */
+  addedKernels: string[];
 }
 
 export interface SelectBackendOptions extends LoggerOptions {
@@ -125,8 +128,9 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const skipped: SkippedBackend[] = [];
 
   const choose = (name: BackendName, attempt: Extract<Attempt, { ok: true }>): BackendChoice => {
-    log(`[peftjs] backend ${name}: chosen — ${attempt.reason}`);
-    const choice: BackendChoice = { name, reason: attempt.reason, isGpu: attempt.isGpu, skipped };
+    const addedKernels = registerKernels(name);
+    log(`[peftjs] backend ${name}: chosen — ${attempt.reason}${addedKernels.length > 0 ? `; added kernels: ${addedKernels.join(", ")}` : ""}`);
+    const choice: BackendChoice = { name, reason: attempt.reason, isGpu: attempt.isGpu, skipped, addedKernels };
     if (attempt.adapterInfo !== undefined) choice.adapterInfo = attempt.adapterInfo;
     return choice;
   };

@@ -21,9 +21,30 @@ export {
   isLinearLike,
 } from "./nn/layers.js";
 export type { LinearLike, LinearOptions } from "./nn/layers.js";
-export type { LayerKV, ModelInputs, ModelOutput, PreTrainedModelLike } from "./model.js";
-export { isTunerLayer } from "./method.js";
-export type { Method, AdapterSpec, BasePeftConfig, TargetSelection, TunerLayer, InjectResult, InjectContext, SpecificationVersion } from "./method.js";
+// The Method contract v2 (types only) and the tuner-layer base class layer-wrapping methods extend.
+export type {
+  LayerKV,
+  ModelInputs,
+  ModelOutput,
+  PreTrainedModelLike,
+  Method,
+  AdapterSpec,
+  Injection,
+  InjectContext,
+  InputHook,
+  InputPhase,
+  BasePeftConfig,
+  TargetSelection,
+  TunerLayer,
+  SpecificationVersion,
+} from "./contract/index.js";
+export { BaseTunerLayer, isTunerLayer, getBaseLayer, tunerLayerChain } from "./tuners/base-tuner-layer.js";
+export { tunerLayerInjection, removeFromTunerLayers } from "./tuners/layer-injection.js";
+export type { TunerLayerInjectionOptions } from "./tuners/layer-injection.js";
+export type { MergePlan } from "./tuners/base-tuner-layer.js";
+// Linear algebra core and method packages share (float64, CPU).
+export { svd, topSvd } from "./linalg/svd.js";
+export type { TopSvd, TopSvdOptions } from "./linalg/svd.js";
 // File I/O: safetensors (in memory and on disk) and atomic writes.
 export {
   SafetensorsError,
@@ -57,6 +78,7 @@ export {
   bfloat16BitsToFloat32,
 } from "./io/half.js";
 // Backends and the training loop.
+export { registerKernels, coreKernels } from "./kernels/register.js";
 export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER, applyWebGpuWorkarounds, WEBGPU_MATMUL_PACKED } from "./backend.js";
 export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory, OptionalPackage } from "./backend.js";
 export { AdamW, decayParameterGroups } from "./train/optimizer.js";
@@ -72,7 +94,7 @@ export { createRegistry, validateAdapterName, BASE_ADAPTER_NAME } from "./peft/r
 export type { MethodRegistry } from "./peft/registry.js";
 export { matchTargets, getPatternValue, adaptableModules, NoMatchingTargetsError, ALL_LINEAR } from "./peft/targets.js";
 export type { MatchTargetsOptions } from "./peft/targets.js";
-export { defaultAdapterFileKey, defaultAdapterParamPath, PEFT_KEY_PREFIX } from "./peft/adapter-keys.js";
+export { defaultAdapterFileKey, defaultAdapterParamPath, collectAdapterState, PEFT_KEY_PREFIX } from "./peft/adapter-keys.js";
 export { ModulesToSaveWrapper, cloneModule } from "./peft/modules-to-save.js";
 export {
   PEFT_VERSION,
@@ -87,7 +109,9 @@ export {
   parseAdapterConfig,
 } from "./peft/config-io.js";
 export type { CommonPeftConfig, ParsedAdapterConfig, AdapterFiles } from "./peft/config-io.js";
-export { PeftModel, getPeftModel, AdapterLoadError } from "./peft/peft-model.js";
+export { PeftModel, getPeftModel } from "./peft/peft-model.js";
+export { AdapterLoadError } from "./peft/persistence.js";
+export { inputPhase } from "./peft/forward.js";
 export type { ForwardModule, PeftModelOptions, PeftForwardOptions, MergeOptions, SaveOptions, LoadAdapterOptions, FromPretrainedOptions } from "./peft/peft-model.js";
 // Sync tensor reads (unavailable on WebGPU in Node): finiteness checks and a test backend without them.
 export { allFiniteSync, allFiniteAsync, SyncReadError } from "./peft/finite.js";

@@ -321,8 +321,8 @@ export function toPeftLoraConfig(config: LoraConfig): Record<string, unknown> {
     r: config.r,
     lora_alpha: config.loraAlpha,
     lora_dropout: config.loraDropout,
-    target_modules: Array.isArray(config.targetModules) ? [...config.targetModules].sort() : config.targetModules,
-    exclude_modules: Array.isArray(config.excludeModules) ? [...config.excludeModules].sort() : config.excludeModules,
+    target_modules: sortedList(config.targetModules),
+    exclude_modules: sortedList(config.excludeModules),
     fan_in_fan_out: config.fanInFanOut,
     bias: config.bias,
     use_rslora: config.useRslora,
@@ -371,4 +371,9 @@ export function fromPeftLoraConfig(json: Record<string, unknown>): { config: Lor
     unknownFields.push(key);
   }
   return { config: parseLoraConfig(options), unknownFields };
+}
+
+/** A module list sorted (PEFT stores `target_modules` as a set), a regex string or null as it is. */
+function sortedList(v: readonly string[] | string | null): string[] | string | null {
+  return v === null || typeof v === "string" ? v : [...v].sort();
 }

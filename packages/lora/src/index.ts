@@ -24,5 +24,6 @@ export { parseLoraConfig, toPeftLoraConfig, fromPeftLoraConfig, LoraConfigError,
 export type { LoraConfig, LoraOptions, LoraBias, InitLoraWeights } from "./config.js";
 export { LoraLayer, LoraLinear, LoraEmbedding, isLoraLayer, updatedRowNorm, BASE_ROW } from "./layer.js";
 export type { LoraLayerSettings } from "./layer.js";
-export { svd, topSvd } from "./svd.js";
-export type { TopSvd, TopSvdOptions } from "./svd.js";
+// The SVD moved to @peftjs/core (linalg/), shared with merging; re-exported here for existing imports.
+export { svd, topSvd } from "@peftjs/core";
+export type { TopSvd, TopSvdOptions } from "@peftjs/core";

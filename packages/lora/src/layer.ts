@@ -12,13 +12,12 @@
  * and the frozen base weight gets no gradient (it is not a trainable variable, and the DoRA norm — the only
  * place the adapter meets W — is computed off the tape, as the DoRA paper §4.3 and PEFT prescribe).
  */
-import { tf, Module, Linear, Dropout, Identity, allFiniteSync, applyToLastDim, nextSeed } from "@peftjs/core";
-import type { Tensor, Variable, Embedding, LinearLike, TunerLayer } from "@peftjs/core";
+import { tf, Module, BaseTunerLayer, BASE_ADAPTER_NAME, Linear, Dropout, Identity, applyToLastDim, nextSeed, topSvd } from "@peftjs/core";
+import type { Tensor, Variable, Embedding, LinearLike, MergePlan } from "@peftjs/core";
 import type { InitLoraWeights } from "./config.js";
-import { topSvd } from "./svd.js";
 
-/** Name PEFT uses in mixed batches for rows that get no adapter. */
-export const BASE_ROW = "__base__";
+/** Name PEFT uses in mixed batches for rows that get no adapter (core's `BASE_ADAPTER_NAME`). */
+export const BASE_ROW = BASE_ADAPTER_NAME;
 
 /** The per-adapter settings of one tuner layer (after rank_pattern / alpha_pattern were applied). */
 export interface LoraLayerSettings {
@@ -66,25 +65,20 @@ export function updatedRowNorm(weight: Tensor, layout: "out_in" | "in_out", lora
 }
 
 /**
- * What every LoRA tuner layer shares: adapter bookkeeping, active / merged / mixed-batch state, and merge
- * maths on the base weight (peft `LoraLayer`, `Linear.merge/unmerge`, `DoraLinearVariant.merge_*`).
+ * What every LoRA tuner layer shares on top of core's `BaseTunerLayer` (which holds the adapter dict, the
+ * active / merged / mixed-batch state and the safe-merge check): the per-adapter settings and scaling, dropout,
+ * the DoRA magnitude and the merge maths on the base weight (peft `LoraLayer`, `Linear.merge/unmerge`,
+ * `DoraLinearVariant.merge_*`).
  */
-export abstract class LoraLayer extends Module implements TunerLayer {
-  readonly isTunerLayer = true as const;
+export abstract class LoraLayer extends BaseTunerLayer<AdapterState> {
   readonly methodName = "lora";
-  disabled = false;
-  protected readonly adapters = new Map<string, AdapterState>();
   protected readonly loraDropout: AdapterDict;
   protected readonly loraMagnitudeVector: AdapterDict;
-  private active: string[] = [];
-  private merged: string[] = [];
-  private rowAdapters: string[] | null = null;
   /** DoRA norms at merge time: unmerge needs the norm of the unmerged weight, which the merged one no longer gives (PEFT caches it too). */
   private readonly mergeNorms = new Map<string, Tensor>();
 
-  protected constructor(readonly baseLayer: Module) {
-    super();
-    this.registerModule("base_layer", baseLayer);
+  protected constructor(baseLayer: Module) {
+    super(baseLayer);
     this.loraDropout = this.registerModule("lora_dropout", new AdapterDict());
     this.loraMagnitudeVector = this.registerModule("lora_magnitude_vector", new AdapterDict());
   }
@@ -95,47 +89,20 @@ export abstract class LoraLayer extends Module implements TunerLayer {
   /** The adapter's A `[r, in]` and B `[out, r]`, in the `[out, in]` view of W. */
   protected abstract loraA(name: string): Variable;
   protected abstract loraB(name: string): Variable;
-  protected abstract baseForward(x: Tensor): Tensor;
-  /** What adapter `name` adds to `running` (the output so far) for input `x`. */
-  protected abstract adapterDelta(running: Tensor, x: Tensor, name: string): Tensor;
   protected abstract createAdapterWeights(name: string, settings: AdapterState): void;
-  protected abstract deleteAdapterWeights(name: string): void;
-
-  adapterNames(): string[] {
-    return [...this.adapters.keys()];
-  }
-
-  activeAdapters(): readonly string[] {
-    return this.active;
-  }
-
-  /** Names this layer does not hold are kept (another layer may hold them) and skipped in forward, like PEFT. */
-  setActiveAdapters(names: readonly string[]): void {
-    this.active = [...names];
-  }
-
-  mergedAdapters(): readonly string[] {
-    return this.merged;
-  }
-
-  setRowAdapters(names: readonly string[] | null): void {
-    this.rowAdapters = names === null ? null : [...names];
-  }
+  /** Removes and disposes adapter `name`'s A and B. */
+  protected abstract deleteLoraWeights(name: string): void;
 
   scaling(name: string): number {
-    return this.state(name).scaling;
+    return this.settingsOf(name).scaling;
   }
 
   settings(name: string): Readonly<AdapterState> {
-    return this.state(name);
+    return this.settingsOf(name);
   }
 
   protected state(name: string): AdapterState {
-    const s = this.adapters.get(name);
-    if (s === undefined) {
-      throw new Error(`LoRA layer has no adapter "${name}"; it holds: ${this.adapterNames().join(", ") || "(none)"}.`);
-    }
-    return s;
+    return this.settingsOf(name);
   }
 
   /** DoRA magnitude m `[out]` of an adapter. */
@@ -153,86 +120,25 @@ export abstract class LoraLayer extends Module implements TunerLayer {
     if (!Number.isInteger(settings.r) || settings.r <= 0) {
       throw new Error(`LoRA: r must be a positive integer, got ${settings.r} for adapter "${name}".`);
     }
-    if (this.merged.includes(name)) throw new Error(`LoRA: adapter "${name}" is merged; unmerge before replacing it.`);
-    if (this.adapters.has(name)) this.deleteAdapterParts(name);
     const scaling = settings.useRslora ? settings.loraAlpha / Math.sqrt(settings.r) : settings.loraAlpha / settings.r;
-    const state: AdapterState = { ...settings, scaling };
-    this.adapters.set(name, state);
-    this.loraDropout.registerModule(name, settings.loraDropout > 0 ? new Dropout(settings.loraDropout) : new Identity());
-    this.loraDropout.training = this.training;
+    this.registerAdapter(name, { ...settings, scaling });
+  }
+
+  protected createAdapter(name: string, state: AdapterState): void {
+    this.loraDropout.registerModule(name, state.loraDropout > 0 ? new Dropout(state.loraDropout) : new Identity());
     this.createAdapterWeights(name, state);
-    if (settings.useDora) {
+    if (state.useDora) {
       // DoRA magnitude starts at ‖W + s·BA‖ per output feature (peft `DoraLinearLayer.update_layer`).
-      const norm = tf.tidy(() => updatedRowNorm(this.baseWeight(), this.weightLayout, this.loraA(name), this.loraB(name), scaling));
+      const norm = tf.tidy(() => updatedRowNorm(this.baseWeight(), this.weightLayout, this.loraA(name), this.loraB(name), state.scaling));
       this.loraMagnitudeVector.addParameter(name, norm, true);
       norm.dispose();
     }
-    if (this.active.length === 0) this.active = [name];
-    for (const [, m] of this.namedModules()) m.training = this.training;
   }
 
-  private deleteAdapterParts(name: string): void {
-    this.deleteAdapterWeights(name);
-    const dropout = this.loraDropout.namedChildren().find(([n]) => n === name);
-    if (dropout !== undefined) this.loraDropout.deleteModule(name);
+  protected deleteAdapterWeights(name: string): void {
+    this.deleteLoraWeights(name);
+    if (this.loraDropout.namedChildren().some(([n]) => n === name)) this.loraDropout.deleteModule(name);
     if (this.loraMagnitudeVector.getParameter(name) !== undefined) this.loraMagnitudeVector.deleteParameter(name);
-    this.adapters.delete(name);
-  }
-
-  /** Removes an adapter and disposes its weights (peft `BaseTunerLayer.delete_adapter`). */
-  deleteAdapter(name: string): void {
-    if (!this.adapters.has(name)) return;
-    if (this.merged.includes(name)) throw new Error(`LoRA: adapter "${name}" is merged into the base weights; unmerge it before deleting it.`);
-    this.deleteAdapterParts(name);
-    if (this.active.includes(name)) {
-      const rest = this.active.filter((n) => n !== name);
-      // Like PEFT: when the last active adapter goes, the first remaining one becomes active.
-      this.active = rest.length > 0 ? rest : this.adapterNames().slice(0, 1);
-    }
-  }
-
-  forward(x: Tensor): Tensor {
-    if (this.disabled) {
-      // PEFT unmerges when adapters are disabled, so that the output is the base model's.
-      if (this.merged.length > 0) this.unmerge();
-      return this.baseForward(x);
-    }
-    const rows = this.rowAdapters;
-    if (rows !== null) return this.mixedBatchForward(x, rows);
-    return tf.tidy(() => {
-      let result = this.baseForward(x);
-      for (const name of this.active) {
-        // Adapters this layer lacks are skipped; merged ones are already in the base weight.
-        if (!this.adapters.has(name) || this.merged.includes(name)) continue;
-        result = tf.add(result, this.adapterDelta(result, x, name));
-      }
-      return result;
-    });
-  }
-
-  /**
-   * Mixed batch (peft `_mixed_batch_forward`): row i uses adapter `rows[i]` (or none for "__base__"). Each
-   * adapter's delta is computed on the whole batch and kept on its rows by a 0/1 mask.
-   */
-  private mixedBatchForward(x: Tensor, rows: string[]): Tensor {
-    if (this.merged.length > 0) {
-      throw new Error(`LoRA: a mixed batch cannot run while adapters are merged (${this.merged.join(", ")}); unmerge first.`);
-    }
-    const batch = x.shape[0];
-    if (rows.length !== batch) {
-      throw new Error(`LoRA mixed batch: ${rows.length} adapter names for a batch of ${batch} rows; pass one name per row ("${BASE_ROW}" for none).`);
-    }
-    return tf.tidy(() => {
-      const base = this.baseForward(x);
-      let result = base;
-      for (const name of new Set(rows)) {
-        if (name === BASE_ROW || !this.adapters.has(name)) continue;
-        const maskShape = [batch, ...Array<number>(base.rank - 1).fill(1)];
-        const mask = tf.tensor(rows.map((n) => (n === name ? 1 : 0)), maskShape, "float32");
-        result = tf.add(result, tf.mul(this.adapterDelta(base, x, name), mask));
-      }
-      return result;
-    });
   }
 
   /** s·BA in the base weight's own layout (peft `get_delta_weight`). */
@@ -268,63 +174,55 @@ export abstract class LoraLayer extends Module implements TunerLayer {
     return { weight: pair[0]!, norm: pair[1]! };
   }
 
-  /**
-   * Adds adapters into the base weight (peft `merge`). `safe` computes the result in a copy and refuses
-   * non-finite values before anything is changed. Adapters already merged or not held here are skipped.
-   */
-  merge(names: readonly string[], options: { safe: boolean } = { safe: false }): void {
-    const todo = [...new Set(names)].filter((n) => this.adapters.has(n) && !this.merged.includes(n));
-    if (todo.length === 0) return;
+  /** W with adapters `names` merged in, in order (peft `merge`); the DoRA norms are kept once it is assigned. */
+  protected override mergePlan(names: readonly string[]): MergePlan {
     const target = this.baseWeight();
     let weight: Tensor = target;
     const norms: [string, Tensor][] = [];
     try {
-      for (const name of todo) {
+      for (const name of names) {
         const next = this.mergedWeight(weight, name);
         if (weight !== target) weight.dispose();
         weight = next.weight;
         if (next.norm !== null) norms.push([name, next.norm]);
       }
-      if (options.safe) {
-        // Sync read: where there is none (WebGPU in Node) this throws SyncReadError pointing to mergeAsync.
-        if (!allFiniteSync(weight, "await peftModel.mergeAsync({ safe: true })")) {
-          throw new Error(
-            `LoRA safe merge: merging adapter(s) ${todo.map((n) => `"${n}"`).join(", ")} gives non-finite weights (NaN or Inf); the adapter seems broken. Nothing was changed.`,
-          );
-        }
-      }
-      target.assign(weight);
     } catch (e) {
+      if (weight !== target) weight.dispose();
       for (const [, n] of norms) n.dispose();
       throw e;
-    } finally {
-      if (weight !== target) weight.dispose();
     }
-    for (const [name, norm] of norms) {
-      this.mergeNorms.get(name)?.dispose();
-      this.mergeNorms.set(name, norm);
-    }
-    this.merged.push(...todo);
+    return {
+      values: [[target, weight]],
+      commit: () => {
+        for (const [name, norm] of norms) {
+          this.mergeNorms.get(name)?.dispose();
+          this.mergeNorms.set(name, norm);
+        }
+      },
+      discard: () => {
+        for (const [, n] of norms) n.dispose();
+      },
+    };
   }
 
-  /** Subtracts every merged adapter back out, last merged first (peft `unmerge`). */
-  unmerge(): void {
+  /** W with the merged adapter `name` subtracted back out (peft `unmerge`; DoRA divides by the kept factor first). */
+  protected override unmergePlan(name: string): MergePlan {
     const target = this.baseWeight();
-    while (this.merged.length > 0) {
-      const name = this.merged.pop()!;
-      const state = this.state(name);
-      const restored = tf.tidy(() => {
-        const delta = this.deltaWeight(name);
-        if (!state.useDora) return tf.sub(target, delta);
-        const norm = this.mergeNorms.get(name)!;
-        const factor = this.outputFactor(tf.div(this.magnitude(name), norm));
-        return tf.sub(tf.div(target, factor), delta);
-      });
-      target.assign(restored);
-      restored.dispose();
-      this.mergeNorms.get(name)?.dispose();
-      this.mergeNorms.delete(name);
-    }
+    const state = this.state(name);
+    const restored = tf.tidy(() => {
+      const delta = this.deltaWeight(name);
+      if (!state.useDora) return tf.sub(target, delta);
+      const norm = this.mergeNorms.get(name)!;
+      const factor = this.outputFactor(tf.div(this.magnitude(name), norm));
+      return tf.sub(tf.div(target, factor), delta);
+    });
+    return {
+      values: [[target, restored]],
+      commit: () => {
+        this.mergeNorms.get(name)?.dispose();
+        this.mergeNorms.delete(name);
+      },
+    };
   }
 
   /** The DoRA factor m / ‖W + s·BA‖ `[out]`, with the norm off the tape. */
@@ -386,11 +284,15 @@ export class LoraLinear extends LoraLayer {
   private readonly loraADict: AdapterDict;
   private readonly loraBDict: AdapterDict;
 
-  constructor(override readonly baseLayer: LinearLike) {
+  constructor(baseLayer: LinearLike) {
     super(baseLayer);
     this.weightLayout = baseLayer.weightLayout;
     this.loraADict = this.registerModule("lora_A", new AdapterDict());
     this.loraBDict = this.registerModule("lora_B", new AdapterDict());
+  }
+
+  override get baseLayer(): LinearLike {
+    return super.baseLayer as LinearLike;
   }
 
   get inFeatures(): number {
@@ -410,7 +312,7 @@ export class LoraLinear extends LoraLayer {
     return this.baseLayer.weight;
   }
 
-  protected baseForward(x: Tensor): Tensor {
+  protected override baseForward(x: Tensor): Tensor {
     return this.baseLayer.forward(x);
   }
 
@@ -477,7 +379,7 @@ export class LoraLinear extends LoraLayer {
     b.dispose();
   }
 
-  protected deleteAdapterWeights(name: string): void {
+  protected deleteLoraWeights(name: string): void {
     for (const dict of [this.loraADict, this.loraBDict]) {
       const c = dict.namedChildren().find(([n]) => n === name);
       if (c !== undefined) {
@@ -526,17 +428,21 @@ export class LoraEmbedding extends LoraLayer {
   private readonly embeddingA: AdapterDict;
   private readonly embeddingB: AdapterDict;
 
-  constructor(override readonly baseLayer: Embedding) {
+  constructor(baseLayer: Embedding) {
     super(baseLayer);
     this.embeddingA = this.registerModule("lora_embedding_A", new AdapterDict());
     this.embeddingB = this.registerModule("lora_embedding_B", new AdapterDict());
+  }
+
+  override get baseLayer(): Embedding {
+    return super.baseLayer as Embedding;
   }
 
   protected baseWeight(): Variable {
     return this.baseLayer.weight;
   }
 
-  protected baseForward(x: Tensor): Tensor {
+  protected override baseForward(x: Tensor): Tensor {
     return this.baseLayer.forward(x);
   }
 
@@ -566,7 +472,7 @@ export class LoraEmbedding extends LoraLayer {
     b.dispose();
   }
 
-  protected deleteAdapterWeights(name: string): void {
+  protected deleteLoraWeights(name: string): void {
     if (this.embeddingA.getParameter(name) !== undefined) this.embeddingA.deleteParameter(name);
     if (this.embeddingB.getParameter(name) !== undefined) this.embeddingB.deleteParameter(name);
   }

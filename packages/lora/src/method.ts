@@ -10,8 +10,9 @@ import {
   isTunerLayer,
   matchTargets,
   resolveLogger,
+  tunerLayerInjection,
 } from "@peftjs/core";
-import type { InjectContext, InjectResult, Method, Module } from "@peftjs/core";
+import type { InjectContext, Injection, Method, Module } from "@peftjs/core";
 import { fromPeftLoraConfig, parseLoraConfig, toPeftLoraConfig } from "./config.js";
 import type { LoraConfig } from "./config.js";
 import { LoraEmbedding, LoraLayer, LoraLinear } from "./layer.js";
@@ -50,9 +51,9 @@ function outputEmbeddingsPath(model: Module): string | null {
   return typeof p === "string" ? p : null;
 }
 
-/** Fills `targetModules` from the model type when it is null (peft `LoraModel._prepare_adapter_config`). */
-function resolveTargets(model: Module, config: LoraConfig): void {
-  if (config.targetModules !== null) return;
+/** `targetModules`, filled from the model type when it is null (peft `LoraModel._prepare_adapter_config`). */
+function resolveTargets(model: Module, config: LoraConfig): LoraConfig["targetModules"] {
+  if (config.targetModules !== null) return config.targetModules;
   const type = modelType(model);
   const defaults = type === null ? undefined : DEFAULT_LORA_TARGETS[type];
   if (defaults === undefined) {
@@ -61,7 +62,7 @@ function resolveTargets(model: Module, config: LoraConfig): void {
         `Pass targetModules, e.g. lora({ targetModules: ["q_proj", "v_proj"] }) or "all-linear". Known defaults: ${Object.keys(DEFAULT_LORA_TARGETS).join(", ")}.`,
     );
   }
-  config.targetModules = [...defaults];
+  return [...defaults];
 }
 
 function canAdapt(m: Module): boolean {
@@ -72,14 +73,14 @@ function canAdapt(m: Module): boolean {
 /**
  * Wraps every matched module in a LoRA tuner layer (or adds the adapter to the one already there). Like
  * PEFT's `dispatch_default`, `fanInFanOut` follows the target: true for Conv1D, false for Linear, with an
- * info line on `context.logger` (default: the default logger) when the config said otherwise (the
- * corrected value is what `adapter_config.json` records).
+ * info line on `context.logger` (default: the default logger) when the config said otherwise. `config` is not changed: the config as applied to this model (default
+ * targets filled in, `fanInFanOut` corrected: what `adapter_config.json` records) is the injection's `config`.
  */
-export function injectLora(model: Module, config: LoraConfig, adapterName: string, context?: InjectContext): InjectResult {
+export function injectLora(model: Module, config: LoraConfig, adapterName: string, context?: InjectContext): Injection<LoraConfig> {
   const logger = context?.logger ?? resolveLogger(undefined);
-  resolveTargets(model, config);
-  const paths = matchTargets(model, config, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, logger });
-  const layers: LoraLayer[] = [];
+  const targetModules = resolveTargets(model, config);
+  const paths = matchTargets(model, { ...config, targetModules }, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, logger });
+  let fanInFanOut = config.fanInFanOut;
   for (const path of paths) {
     const target = model.getSubmodule(path);
     const settings: LoraLayerSettings = {
@@ -93,7 +94,7 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
     const base = target instanceof LoraLayer ? target.baseLayer : target;
     if (isLinearLike(base)) {
       const conv1d = base.weightLayout === "in_out";
-      if (config.fanInFanOut !== conv1d) {
+      if (fanInFanOut !== conv1d) {
         // PEFT warns here; the layout is unambiguous from the layer itself and the corrected value is what
         // gets saved, so it is an info line (GPT-2's Conv1D is the documented happy path, not a mistake).
         logger.info(
@@ -101,7 +102,7 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
             ? `fanInFanOut is false but the target "${path}" is a Conv1D (weight [in, out]); setting fanInFanOut to true.`
             : `fanInFanOut is true but the target "${path}" is a Linear (weight [out, in]); setting fanInFanOut to false.`,
         );
-        config.fanInFanOut = conv1d;
+        fanInFanOut = conv1d;
       }
     }
     let layer: LoraLayer;
@@ -114,23 +115,13 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
     } else {
       throw new Error(`LoRA cannot adapt "${path}": it is neither a Linear, a Conv1D nor an Embedding.`);
     }
-    if (layer !== target) layer.train(target.training);
     layer.updateLayer(adapterName, settings);
     if (layer !== target) model.setSubmodule(path, layer);
-    layers.push(layer);
   }
-
-  // peft `_mark_only_adapters_as_trainable`: bias "all" trains every bias of the model, "lora_only" the
-  // biases of the wrapped layers. These are also the biases `toFileKey` saves.
-  if (config.bias === "all") {
-    for (const [path, v] of model.namedParameters()) if (isBiasPath(path)) v.trainable = true;
-  } else if (config.bias === "lora_only") {
-    for (const layer of layers) {
-      const bias = layer.baseLayer.getParameter("bias");
-      if (bias !== undefined) bias.trainable = true;
-    }
-  }
-  return { targets: paths };
+  const applied: LoraConfig = { ...config, targetModules, fanInFanOut };
+  // peft `_mark_only_adapters_as_trainable`: bias "all" trains every bias of the model, "lora_only" the biases of
+  // the wrapped layers: `loraFileKey` puts them in the adapter's state, which is what core trains and saves.
+  return tunerLayerInjection({ model, config: applied, adapterName, methodName: "lora", targets: paths, fileKey: (p) => loraFileKey(p, adapterName, applied) });
 }
 
 /** A bias of the base model (not inside a modules-to-save copy, which PeftModel saves itself). */
@@ -182,7 +173,7 @@ export function loraParamPath(fileKey: string, adapterName: string): string {
 }
 
 export const loraMethod: Method<LoraConfig> = {
-  specificationVersion: "v1",
+  specificationVersion: "v2",
   name: "lora",
   peftType: "LORA",
   prefix: LORA_PREFIX,
@@ -191,6 +182,4 @@ export const loraMethod: Method<LoraConfig> = {
   toPeftConfig: toPeftLoraConfig,
   fromPeftConfig: fromPeftLoraConfig,
   inject: (model, config, adapterName, context) => injectLora(model, config, adapterName, context),
-  toFileKey: loraFileKey,
-  fromFileKey: (fileKey, adapterName) => loraParamPath(fileKey, adapterName),
 };

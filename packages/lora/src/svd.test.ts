@@ -1,6 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { setSeed } from "@peftjs/core";
-import { svd, topSvd } from "./svd.js";
+import { setSeed, svd, topSvd } from "@peftjs/core";
 import { mat, matmul, randomOrthonormal, scaleCols, transpose, get, maxAbsDiff } from "../test/reference.js";
 import type { Mat } from "../test/reference.js";
 

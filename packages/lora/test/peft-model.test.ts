@@ -61,6 +61,24 @@ function perturbAdapters(model: PretrainedModel, seed: number): void {
   }
 }
 
+describe("one spec, many models (the spec is a value)", () => {
+  it("reuses one lora({...}) on GPT-2 and then on LLaMA: each gets its model type's default targets, the spec is unchanged", () => {
+    const spec = lora({ r: 2, fanInFanOut: false });
+    const before = JSON.stringify(spec.config);
+    const onGpt2 = getPeftModel(gpt2(), spec, "default", quiet);
+    const onLlama = getPeftModel(llama(), spec, "default", quiet);
+    expect(JSON.stringify(spec.config)).toBe(before);
+    expect(spec.config.targetModules).toBeNull();
+    // What each model got, as its adapter_config.json records it (PEFT fills these in the same way).
+    expect(onGpt2.peftConfig.get("default")).toMatchObject({ targetModules: ["c_attn"], fanInFanOut: true });
+    expect(onLlama.peftConfig.get("default")).toMatchObject({ targetModules: ["q_proj", "v_proj"], fanInFanOut: false });
+    expect(onGpt2.tunerLayers().map(([p]) => p)).toEqual(["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]);
+    expect(onLlama.tunerLayers().map(([p]) => p.split(".").slice(-1)[0])).toEqual(["q_proj", "v_proj", "q_proj", "v_proj"]);
+    onGpt2.dispose();
+    onLlama.dispose();
+  });
+});
+
 describe("inject through getPeftModel", () => {
   it("wraps GPT-2's Conv1D layers, sets fanInFanOut like PEFT and trains only LoRA parameters", () => {
     const model = gpt2();

@@ -3,6 +3,11 @@
  * With `useCache` each step feeds only the newest token and the key/value cache; without, the whole
  * sequence is recomputed. Both give the same tokens (up to float rounding in near ties).
  *
+ * Prompt methods need nothing here: pass the PeftModel as `model`. Its forward runs the adapter's input hook
+ * (core's `InputHook`) with the phase these inputs mark: "prefill" for the first cached step, "decode" for the
+ * steps with `pastKeyValues`, "forward" for every step without the cache. So virtual tokens, prefixes and
+ * their position offsets are the method's business, and `generate` only feeds tokens, mask and cache.
+ *
  * Sampling follows transformers' warper order (temperature → top-k → top-p) and draws from peftjs's seeded
  * generator in JavaScript, so a seed gives the same tokens on every backend.
  */
@@ -30,18 +35,6 @@ export interface GenerateOptions {
   padTokenId?: number;
   /** `[batch, seq]` 1/0 mask of the prompt (left padding); position ids then count only real tokens, as transformers does. */
   attentionMask?: Tensor;
-  /**
-   * Prompt tuning: `[batch | 1, virtualTokens, hidden]` embeddings put before the prompt's embeddings (PEFT
-   * prepends its virtual tokens this way); they take the first positions and are attended by every token.
-   */
-  promptEmbeds?: Tensor;
-  /** Prefix tuning: per-layer key/value prefixes passed to every forward (see `ModelInputs.prefixKeyValues`). */
-  prefixKeyValues?: LayerKV[];
-  /**
-   * Added to every position id. PEFT's prefix tuning hands its prefix to transformers as a cache of
-   * `numVirtualTokens` positions, so the text starts at that position: pass the prefix length here to match.
-   */
-  positionOffset?: number;
 }
 
 /**
@@ -58,12 +51,6 @@ export async function generate(model: PreTrainedModelLike, inputIds: Tensor, opt
     throw new Error(`generate: attentionMask must be [${batch}, ${promptLen}] like inputIds.`);
   }
   if (o.doSample && options.seed !== undefined) setSeed(options.seed);
-  const { promptEmbeds, prefixKeyValues, positionOffset = 0 } = options;
-  const virtual = promptEmbeds?.shape[1] ?? 0;
-  if (promptEmbeds !== undefined && (promptEmbeds.rank !== 3 || (promptEmbeds.shape[0] !== batch && promptEmbeds.shape[0] !== 1))) {
-    throw new Error(`generate: promptEmbeds must be [${batch} or 1, virtualTokens, hidden], got [${promptEmbeds.shape.join(", ")}].`);
-  }
-  if (!Number.isInteger(positionOffset) || positionOffset < 0) throw new Error(`generate: positionOffset must be a non-negative integer, got ${positionOffset}.`);
   const finished = new Array<boolean>(batch).fill(false);
   let cache: LayerKV[] | undefined;
   try {
@@ -78,23 +65,12 @@ export async function generate(model: PreTrainedModelLike, inputIds: Tensor, opt
       const feedFrom = cached ? total - 1 : 0;
       const next = tf.tidy(() => {
         const ids = tf.tensor2d(rows.map((r) => r.slice(feedFrom)), [batch, total - feedFrom], "int32");
-        const inputs: ModelInputs = { useCache: o.useCache };
-        if (promptEmbeds !== undefined && !cached) {
-          // The virtual tokens go in once; afterwards they live in the cache.
-          const virtualRows = promptEmbeds.shape[0] === batch ? promptEmbeds : tf.tile(promptEmbeds, [batch, 1, 1]);
-          inputs.inputsEmbeds = tf.concat([virtualRows, model.getInputEmbeddings().forward(ids)], 1);
-        } else {
-          inputs.inputIds = ids;
-        }
+        const inputs: ModelInputs = { inputIds: ids, useCache: o.useCache };
         if (cache !== undefined) inputs.pastKeyValues = cache;
-        if (prefixKeyValues !== undefined) inputs.prefixKeyValues = prefixKeyValues;
-        if (mask !== null || positionOffset > 0) {
-          // Virtual tokens count as real (attended) positions before the prompt.
-          const full = (mask ?? rows.map((r) => r.map(() => 1))).map((r) => [...new Array<number>(virtual).fill(1), ...r]);
-          const from = cached ? virtual + feedFrom : 0;
-          const positions = positionsFromMask(full).map((r) => r.slice(from).map((p) => p + positionOffset));
+        if (mask !== null) {
+          const positions = positionsFromMask(mask).map((r) => r.slice(feedFrom));
           inputs.positionIds = tf.tensor2d(positions, [batch, positions[0]!.length], "int32");
-          if (mask !== null) inputs.attentionMask = tf.tensor2d(full, [batch, virtual + total], "int32");
+          inputs.attentionMask = tf.tensor2d(mask, [batch, total], "int32");
         }
         const out = model.forward(inputs);
         if (out.logits.rank !== 3) throw new Error(`generate: the model returned logits of shape [${out.logits.shape.join(", ")}]; generation needs a causal LM ([batch, seq, vocab]).`);

@@ -73,45 +73,6 @@ describe.each(["gpt2", "llama"] as const)("generate (%s)", (arch) => {
   });
 });
 
-describe.each(["gpt2", "llama"] as const)("generate for prompt methods (%s)", (arch) => {
-  it("prompt embeddings act as tokens put before the prompt (prompt tuning)", async () => {
-    const model = tiny(arch);
-    const virtual = tf.tensor2d([[11, 12, 13]], undefined, "int32");
-    const promptEmbeds = model.getInputEmbeddings().forward(virtual);
-    const asTokens = await gen(model, [[11, 12, 13, 4, 5]], { maxNewTokens: 6, eosTokenId: null });
-    for (const useCache of [true, false]) {
-      const withEmbeds = await gen(model, [[4, 5]], { maxNewTokens: 6, eosTokenId: null, promptEmbeds, useCache });
-      expect(withEmbeds[0]).toEqual(asTokens[0]!.slice(3));
-    }
-    tf.dispose([virtual, promptEmbeds]);
-    model.dispose();
-  });
-
-  it("prefix key/values with a position offset generate as transformers does with the prefix as its cache (prefix tuning)", async () => {
-    const model = tiny(arch);
-    const c = model.config;
-    const P = 2;
-    const prefix = Array.from({ length: c.numHiddenLayers }, (_, i) => ({
-      key: tf.randomNormal([1, c.numKeyValueHeads, P, c.headDim], 0, 1, "float32", 10 + i),
-      value: tf.randomNormal([1, c.numKeyValueHeads, P, c.headDim], 0, 1, "float32", 20 + i),
-    }));
-    // Reference: greedy steps recomputing the whole sequence with the prefix given as a cache (positions start at P).
-    const seq = [4, 5, 6];
-    for (let step = 0; step < 5; step++) {
-      const ids = tf.tensor2d([seq], undefined, "int32");
-      const out = model.forward({ inputIds: ids, pastKeyValues: prefix });
-      const last = tf.tidy(() => tf.argMax(tf.slice(out.logits, [0, seq.length - 1, 0], [1, 1, -1]), -1).dataSync()[0]!);
-      seq.push(last);
-      tf.dispose([ids, out.logits]);
-    }
-    for (const useCache of [true, false]) {
-      expect(await gen(model, [[4, 5, 6]], { maxNewTokens: 5, eosTokenId: null, prefixKeyValues: prefix, positionOffset: P, useCache })).toEqual([seq]);
-    }
-    tf.dispose(prefix.flatMap((kv) => [kv.key, kv.value]));
-    model.dispose();
-  });
-});
-
 describe("generate input checks", () => {
   it("refuses a classifier and bad options with clear errors", async () => {
     setSeed(1);

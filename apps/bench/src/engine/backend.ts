@@ -10,7 +10,6 @@ import { selectBackend } from "@peftjs/core";
 import type { BackendChoice } from "@peftjs/core";
 import type { BackendName } from "../args.js";
 import { buildStamp } from "../provenance.js";
-import { ensureTrainingKernels } from "./kernels.js";
 
 async function preloadWebgpu(log: (line: string) => void): Promise<void> {
   const g = globalThis as { navigator?: { gpu?: unknown } };
@@ -31,12 +30,12 @@ async function preloadWebgpu(log: (line: string) => void): Promise<void> {
 
 export interface BenchBackend {
   choice: BackendChoice;
-  /** Kernels the bench had to add (named in the report's notes). */
+  /** Kernels core registered because the backend lacks them (named in the report's notes). */
   addedKernels: string[];
 }
 
 export async function setupBackend(preference: "auto" | BackendName, log: (line: string) => void, allowSoftwareAdapter = false): Promise<BenchBackend> {
   if (buildStamp() !== null && (preference === "auto" || preference === "webgpu")) await preloadWebgpu(log);
   const choice = await selectBackend({ ...(preference === "auto" ? {} : { prefer: preference }), allowSoftwareAdapter, log });
-  return { choice, addedKernels: ensureTrainingKernels(choice.name) };
+  return { choice, addedKernels: choice.addedKernels };
 }

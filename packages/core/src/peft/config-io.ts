@@ -4,7 +4,8 @@
  * Reading picks the method by `peft_type` and, like PEFT's `from_peft_type`, ignores fields it does not know
  * with a warning (a config saved by a newer version still loads).
  */
-import type { BasePeftConfig, Method } from "../method.js";
+import type { BasePeftConfig } from "../contract/config.js";
+import type { Method } from "../contract/method.js";
 import type { MethodRegistry } from "./registry.js";
 import { recoverInterruptedWrite } from "../io/atomic.js";
 import { nodeFileSystem } from "../io/node.js";

@@ -9,7 +9,7 @@
 import { tf } from "../tf.js";
 import type { Tensor } from "../tf.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { isTunerLayer } from "../method.js";
+import { isTunerLayer } from "../tuners/base-tuner-layer.js";
 import { adaptableModules, isModulesToSaveWrapper } from "./targets.js";
 import type { OpaqueWrapper } from "./targets.js";
 import { BASE_ADAPTER_NAME } from "./registry.js";

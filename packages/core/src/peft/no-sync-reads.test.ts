@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Module} from "../index.js";
 import { tf, PeftModel, SyncReadError, createRegistry, getPeftModel, serializeSafetensors, serializeSafetensorsAsync, setSeed, withoutSyncReads, NO_SYNC_BACKEND } from "../index.js";
-import { TinyModel } from "./testing/tiny-model.js";
-import { scale, scaleMethod } from "./testing/scale-method.js";
-import { ScaleLayer } from "./testing/scale-layer.js";
-import { expectClose, fingerprint, logitsOf, reference } from "./testing/helpers.js";
+import { TinyModel } from "../../test/support/tiny-model.js";
+import { scale, scaleMethod } from "../../test/support/scale-method.js";
+import { ScaleLayer } from "../../test/support/scale-layer.js";
+import { expectClose, fingerprint, logitsOf, reference } from "../../test/support/helpers.js";
 
 const made: Module[] = [];
 const dirs: string[] = [];

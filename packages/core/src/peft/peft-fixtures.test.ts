@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { tf, PeftModel, createRegistry, getPeftModel, parseSafetensors, silentLogger } from "../index.js";
 import type { Module } from "../index.js";
-import { TinyModel } from "./testing/tiny-model.js";
-import { ia3Test, ia3TestMethod } from "./testing/ia3-method.js";
-import { expectClose, logitsOf } from "./testing/helpers.js";
+import { TinyModel } from "../../test/support/tiny-model.js";
+import { ia3Test, ia3TestMethod } from "../../test/support/ia3-method.js";
+import { expectClose, logitsOf } from "../../test/support/helpers.js";
 
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/peft/", import.meta.url));
 interface Expected {

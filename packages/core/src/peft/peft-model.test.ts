@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { tf, Linear, Module, ModulesToSaveWrapper, NoMatchingTargetsError, PeftModel, getPeftModel, setSeed, silentLogger } from "../index.js";
 import type { Tensor } from "../index.js";
-import { TinyBlock, TinyModel, linear64, rows } from "./testing/tiny-model.js";
-import type { Matrix } from "./testing/tiny-model.js";
-import { scale } from "./testing/scale-method.js";
-import { ScaleLayer } from "./testing/scale-layer.js";
-import { IDS, expectClose, fingerprint, idsTensor, logitsOf, reference } from "./testing/helpers.js";
+import { TinyBlock, TinyModel, linear64, rows } from "../../test/support/tiny-model.js";
+import type { Matrix } from "../../test/support/tiny-model.js";
+import { scale } from "../../test/support/scale-method.js";
+import { ScaleLayer } from "../../test/support/scale-layer.js";
+import { IDS, expectClose, fingerprint, idsTensor, logitsOf, reference } from "../../test/support/helpers.js";
 
 const made: Module[] = [];
 function tiny(seed = 1): TinyModel {

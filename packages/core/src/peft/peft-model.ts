@@ -1,37 +1,52 @@
 /**
  * The model users hold: a base model with named adapters injected by methods (PEFT's `PeftModel` + `BaseTuner`
- * bookkeeping, peft `peft_model.py`, `tuners/tuners_utils.py`).
+ * bookkeeping, peft `peft_model.py`, `tuners/tuners_utils.py`). This file is the adapters' lifecycle (add,
+ * activate, delete, disable, unload) and the module view; the forward's hooks are in `forward.ts`, merging in
+ * `merge.ts`, files in `persistence.ts`, all-or-nothing changes in `transaction.ts`.
  *
  * The base model's module tree is modified in place (tuner layers wrap matched modules, like PEFT), and the
  * PeftModel's own module view is the base model's: `namedParameters()` lists the same paths
- * (`h.0.attn.c_attn.lora_A.default.weight`), so a training loop takes a PeftModel like any Module and sees
- * only adapter parameters as trainable.
+ * (`h.0.attn.c_attn.lora_A.default.weight`), followed by the modules adapters own outside the base model
+ * (`prompt_encoder.default.…`), so a training loop takes a PeftModel like any Module and sees only adapter
+ * parameters as trainable.
+ *
+ * What each adapter added is the `Injection` its method returned: `state()` names its tensors (saved, loaded,
+ * trained), `inputHook` rewrites forward inputs, `modules` are held here, `remove()` undoes it.
  */
 import { tf } from "../tf.js";
 import type { Tensor, Variable } from "../tf.js";
 import { Module } from "../nn/module.js";
-import { isTunerLayer } from "../method.js";
-import type { AdapterSpec, BasePeftConfig, Method, TunerLayer } from "../method.js";
-import type { PreTrainedModelLike } from "../model.js";
+import type { Embedding } from "../nn/layers.js";
+import type { BasePeftConfig } from "../contract/config.js";
+import type { AdapterSpec, Injection, InputHook, Method } from "../contract/method.js";
+import type { TunerLayer } from "../contract/tuner-layer.js";
+import type { PreTrainedModelLike } from "../contract/model.js";
+import { BASE_ADAPTER_NAME, getBaseLayer, isTunerLayer } from "../tuners/base-tuner-layer.js";
 import { serializeSafetensors, serializeSafetensorsAsync, parseSafetensors, safetensorsStream } from "../io/safetensors.js";
 import type { FileContent } from "../io/atomic.js";
-import { allFiniteAsync, allFiniteSync, SyncReadError } from "./finite.js";
 import { writeDirAtomic } from "../io/atomic.js";
-import { BASE_ADAPTER_NAME, createRegistry, validateAdapterName } from "./registry.js";
+import { createRegistry, validateAdapterName } from "./registry.js";
 import type { MethodRegistry } from "./registry.js";
 import { adaptableModules } from "./targets.js";
-import { applyModulesToSave, modulesToSaveWrappers, ModulesToSaveWrapper } from "./modules-to-save.js";
+import { applyModulesToSave, modulesToSaveWrappers } from "./modules-to-save.js";
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, parseAdapterConfig, readAdapterDir, serializeAdapterConfig, toAdapterConfigJson } from "./config-io.js";
 import type { AdapterFiles } from "./config-io.js";
-import { PEFT_KEY_PREFIX } from "./adapter-keys.js";
 import { formatFixed4, formatThousands } from "./python-format.js";
 import { resolveLogger } from "../log.js";
 import type { Logger, LoggerOptions } from "../log.js";
+import { batchSize, forwardWithHooks, isPromiseLike } from "./forward.js";
+import { mergeLayers, mergeLayersAsync, mergeWork } from "./merge.js";
+import type { MergeWork } from "./merge.js";
+import { adapterStateDict, baseParametersInFile, checkAdapterTensors } from "./persistence.js";
+import { disposeUnreachable, restoreTree, takeSnapshot } from "./transaction.js";
+import type { Snapshot } from "./transaction.js";
+
 
 /** Any module with a forward; PreTrainedModelLike is the usual one. */
 export type ForwardModule = Module & { forward(input: never): unknown };
 type ForwardInput<M> = M extends { forward(input: infer I): unknown } ? I : never;
 type ForwardOutput<M> = M extends { forward(input: never): infer O } ? O : never;
+type ConfigOf<M> = M extends { readonly config: infer C } ? C : undefined;
 
 /**
  * `logger` / `verbose`: where PEFT's warnings (unknown config fields, an active adapter deleted, …) and the
@@ -75,20 +90,22 @@ export interface FromPretrainedOptions extends LoadAdapterOptions, LoggerOptions
   adapterName?: string;
 }
 
-/** An adapter file that does not fit the model; the model was left unchanged. */
-export class AdapterLoadError extends Error {
-  override name = "AdapterLoadError";
+/** One adapter: its method, the config as applied to this model, and what the method added. */
+interface AdapterRecord {
+  readonly method: Method;
+  readonly config: BasePeftConfig;
+  readonly injection: Injection;
+  /** Variables of `state()` the method created frozen: they stay frozen when the adapter is active. */
+  readonly frozen: ReadonlySet<Variable>;
 }
 
-/** What a failed injection or load must undo: the tree's modules by path, and every variable with its flag. */
-interface Snapshot {
-  modules: Map<string, Module>;
-  trainable: Map<Variable, boolean>;
-}
+/** Holds one owned module per adapter under a name (PEFT's `prompt_encoder` ModuleDict). */
+class OwnedModules extends Module {}
 
 /**
  * Wraps `model` and adds adapter `adapterName` (PEFT `get_peft_model`): every base parameter is frozen, the
- * method injects its (trainable) adapter, then `modulesToSave` are wrapped. The adapter is active.
+ * method injects its (trainable) adapter, then `modulesToSave` are wrapped. The adapter is active. `spec` is not
+ * changed: the same spec can be used on another model.
  */
 export function getPeftModel<M extends ForwardModule = PreTrainedModelLike>(
   model: M,
@@ -110,10 +127,12 @@ export function getPeftModel<M extends ForwardModule = PreTrainedModelLike>(
 
 export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Module {
   readonly baseModel: M;
-  private readonly adapters = new Map<string, AdapterSpec>();
+  private readonly adapters = new Map<string, AdapterRecord>();
   private active: string[] = [];
-  /** Adapter parameters their method created frozen (they stay frozen when the adapter is active). */
-  private readonly frozenByDesign = new Set<Variable>();
+  /** Set inside `disableAdapters`: input hooks are skipped, like tuner layers. */
+  private hooksDisabled = false;
+  /** Owned modules by name (`prompt_encoder`), each holding one module per adapter. */
+  private readonly owned = new Map<string, OwnedModules>();
   private readonly registry: MethodRegistry | null;
   private readonly logger: Logger;
 
@@ -152,26 +171,34 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   }
 
   // ---------------------------------------------------------------------------------------------------
-  // The module view: the base model's tree.
+  // The module view: the base model's tree, then the owned modules.
 
   override *namedModules(prefix = ""): Generator<[string, Module]> {
     yield* this.baseModel.namedModules(prefix);
+    for (const [name, dict] of this.owned) yield* dict.namedModules(prefix === "" ? name : `${prefix}.${name}`);
   }
 
   override namedChildren(): [string, Module][] {
-    return this.baseModel.namedChildren();
+    return [...this.baseModel.namedChildren(), ...this.owned];
   }
 
   override getSubmodule(path: string): Module {
+    const [head, ...rest] = path.split(".");
+    const dict = this.owned.get(head!);
+    if (dict !== undefined) return dict.getSubmodule(rest.join("."));
     return this.baseModel.getSubmodule(path);
   }
 
   override setSubmodule(path: string, module: Module): void {
-    this.baseModel.setSubmodule(path, module);
+    const [head, ...rest] = path.split(".");
+    const dict = this.owned.get(head!);
+    if (dict !== undefined && rest.length > 0) dict.setSubmodule(rest.join("."), module);
+    else this.baseModel.setSubmodule(path, module);
   }
 
   override train(mode = true): this {
     this.baseModel.train(mode);
+    for (const dict of this.owned.values()) dict.train(mode);
     this.training = mode;
     return this;
   }
@@ -180,12 +207,28 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     return this.baseModel;
   }
 
+  /** The base model's config (so a PeftModel of a PreTrainedModelLike is one too, e.g. for `generate`). */
+  get config(): ConfigOf<M> {
+    return (this.baseModel as { config?: unknown }).config as ConfigOf<M>;
+  }
+
+  get outputEmbeddingsPath(): string | null {
+    const p = (this.baseModel as { outputEmbeddingsPath?: unknown }).outputEmbeddingsPath;
+    return typeof p === "string" ? p : null;
+  }
+
+  getInputEmbeddings(): Embedding {
+    const get = (this.baseModel as { getInputEmbeddings?: () => Embedding }).getInputEmbeddings;
+    if (typeof get !== "function") throw new Error("PeftModel: the base model has no getInputEmbeddings().");
+    return get.call(this.baseModel);
+  }
+
   // ---------------------------------------------------------------------------------------------------
   // Adapters
 
-  /** Adapter name → config, in the order they were added. */
+  /** Adapter name → config (as applied to this model), in the order they were added. */
   get peftConfig(): ReadonlyMap<string, BasePeftConfig> {
-    return new Map([...this.adapters].map(([n, s]) => [n, s.config]));
+    return new Map([...this.adapters].map(([n, r]) => [n, r.config]));
   }
 
   adapterNames(): string[] {
@@ -203,12 +246,30 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
 
   /** The method that owns adapter `name`. */
   methodOf(name: string): Method {
-    return this.spec(name).method;
+    return this.record(name).method;
   }
 
-  /** Tuner layers with their paths, in tree order (not those nested inside another tuner layer). */
+  /** What adapter `name`'s method added (its targets, state, hook, owned modules). */
+  injectionOf(name: string): Injection {
+    return this.record(name).injection;
+  }
+
+  /**
+   * Tuner layers with their paths, in tree order; a tuner layer wrapping another (nested through `baseLayer`)
+   * is followed by the inner one (`<path>.base_layer`).
+   */
   tunerLayers(): [string, TunerLayer][] {
-    return adaptableModules(this.baseModel).filter((e): e is [string, TunerLayer] => isTunerLayer(e[1]));
+    const out: [string, TunerLayer][] = [];
+    for (const [path, m] of adaptableModules(this.baseModel)) {
+      let cur: Module = m;
+      let at = path;
+      while (isTunerLayer(cur)) {
+        out.push([at, cur]);
+        cur = cur.baseLayer;
+        at = `${at}.base_layer`;
+      }
+    }
+    return out;
   }
 
   /**
@@ -217,7 +278,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    */
   addAdapter(name: string, spec: AdapterSpec): void {
     this.checkNewAdapter(name, spec.method);
-    const snap = this.snapshot();
+    const snap = takeSnapshot(this);
     try {
       this.inject(name, spec);
     } catch (error) {
@@ -233,7 +294,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   setAdapter(names: string | readonly string[]): void {
     const list = typeof names === "string" ? [names] : [...names];
     if (list.length === 0) throw new Error("setAdapter: name at least one adapter.");
-    for (const n of list) this.spec(n);
+    for (const n of list) this.record(n);
     if (new Set(list).size !== list.length) throw new Error(`setAdapter: adapter names repeat in ${JSON.stringify(list)}.`);
     // Checked before anything changes: one modules_to_save copy per wrapper can be active.
     for (const [path, w] of modulesToSaveWrappers(this.baseModel)) {
@@ -245,7 +306,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const merged = this.tunerLayers().filter(([, l]) => l.mergedAdapters().length > 0);
     if (merged.length > 0) {
       this.logger.warn("Adapter cannot be set when the model is merged. Unmerging the model first.");
-      for (const [, l] of merged) l.unmerge?.();
+      for (const [, l] of merged) l.unmerge();
     }
     this.active = list;
     this.applyActive();
@@ -253,26 +314,19 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
 
   /** Deletes an adapter and its parameters (PEFT `delete_adapter`); a merged adapter must be unmerged first. */
   deleteAdapter(name: string): void {
-    const spec = this.spec(name);
+    const record = this.record(name);
     const merged = this.tunerLayers().filter(([, l]) => l.mergedAdapters().includes(name));
     if (merged.length > 0) throw new Error(`Cannot delete adapter "${name}" while it is merged (in ${merged.map(([p]) => p).join(", ")}). Call unmerge() first.`);
-    const own = this.adapterParameters(name, spec);
-    for (const [path, layer] of this.tunerLayers()) {
-      if (!layer.adapterNames().includes(name)) continue;
-      layer.deleteAdapter(name);
-      // A tuner layer left without adapters gives its place back to the base layer.
-      if (layer.adapterNames().length === 0) this.replaceModule(path, layer, layer.baseLayer);
-    }
+    const own = this.adapterParameters(name);
+    record.injection.remove();
     for (const [path, w] of modulesToSaveWrappers(this.baseModel)) {
       w.deleteAdapter(name);
-      if (w.adapterNames().length === 0) this.replaceModule(path, w, w.originalModule);
+      if (w.adapterNames().length === 0) this.baseModel.setSubmodule(path, w.originalModule);
     }
+    this.dropOwnedModules(name);
     // Only what left the tree: a method may also claim base parameters (LoRA bias "all" saves base biases).
-    disposeUnreachable(own, this.baseModel);
-    for (const v of own) {
-      if (v.isDisposed) this.frozenByDesign.delete(v);
-      else v.trainable = false; // a base parameter the adapter trained; applyActive unfreezes it if another claims it
-    }
+    disposeUnreachable(own, this);
+    for (const v of own) if (!v.isDisposed) v.trainable = false; // a base parameter the adapter trained; applyActive unfreezes it if another claims it
     this.adapters.delete(name);
     if (this.active.includes(name)) {
       this.active = this.active.filter((n) => n !== name);
@@ -292,8 +346,13 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   disableAdapters<T>(fn: () => T): T {
     const switches: { disabled: boolean }[] = [...this.tunerLayers().map(([, l]) => l), ...modulesToSaveWrappers(this.baseModel).map(([, w]) => w)];
     const before = switches.map((s) => s.disabled);
-    const restore = (): void => switches.forEach((s, i) => (s.disabled = before[i]!));
+    const hooksBefore = this.hooksDisabled;
+    const restore = (): void => {
+      switches.forEach((s, i) => (s.disabled = before[i]!));
+      this.hooksDisabled = hooksBefore;
+    };
     for (const s of switches) s.disabled = true;
+    this.hooksDisabled = true;
     let result: T;
     try {
       result = fn();
@@ -321,11 +380,13 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   // Forward
 
   /**
-   * The base model's forward with the active adapters. With `adapterNames`, each row of the batch uses its own
+   * The base model's forward with the active adapters: their input hooks first (prompt methods), then the base
+   * model, whose tuner layers add their adapters. With `adapterNames`, each row of the batch uses its own
    * adapter (`"__base__"`: none), equal to running each row alone (PEFT's mixed-batch inference).
    */
   forward(inputs: ForwardInput<M>, options: PeftForwardOptions = {}): ForwardOutput<M> {
-    const run = (): ForwardOutput<M> => (this.baseModel.forward as (i: unknown) => unknown).call(this.baseModel, inputs) as ForwardOutput<M>;
+    const run = (): ForwardOutput<M> =>
+      forwardWithHooks(this.activeHooks(), inputs, (i) => (this.baseModel.forward as (i: unknown) => unknown).call(this.baseModel, i)) as ForwardOutput<M>;
     const names = options.adapterNames;
     if (names === undefined) return run();
     this.checkMixedBatch(names, batchSize(inputs));
@@ -344,6 +405,12 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     }
   }
 
+  /** The input hooks of the active adapters, in activation order (none inside `disableAdapters`). */
+  private activeHooks(): InputHook[] {
+    if (this.hooksDisabled) return [];
+    return this.active.map((n) => this.adapters.get(n)?.injection.inputHook).filter((h): h is InputHook => h !== undefined);
+  }
+
   private checkMixedBatch(names: readonly string[], rows: number | null): void {
     if (rows !== null && names.length !== rows) {
       throw new Error(`Length of adapterNames should be the same as the number of inputs, but got ${names.length} and ${rows} respectively.`);
@@ -352,6 +419,8 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     if (unknown.length > 0) {
       throw new Error(`Trying to infer with non-existing adapter(s): ${unknown.join(", ")}. Adapters: ${this.adapterNames().join(", ") || "(none)"}, or "${BASE_ADAPTER_NAME}" for the base model.`);
     }
+    const hooked = [...new Set([...names, ...this.active])].filter((n) => this.adapters.get(n)?.injection.inputHook !== undefined);
+    if (hooked.length > 0) throw new Error(`Mixed batches are not supported with adapters that rewrite the inputs (prompt methods): ${hooked.join(", ")}.`);
     if (this.baseModel.training) throw new Error("Cannot pass adapterNames when the model is in training mode; call eval() first (PEFT refuses this too).");
     if (this.tunerLayers().some(([, l]) => l.mergedAdapters().length > 0)) {
       throw new Error("Cannot pass adapterNames when there are merged adapters; call unmerge() first.");
@@ -381,7 +450,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   }
 
   // ---------------------------------------------------------------------------------------------------
-  // Merging
+  // Merging (merge.ts)
 
   /**
    * Merges adapters into the base weights (PEFT `merge_adapter`); merged inference costs what the base costs.
@@ -390,28 +459,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    * nothing changed; use `mergeAsync` there.
    */
   merge(options: MergeOptions = {}): void {
-    const work = this.mergeWork(options);
-    const safe = options.safe === true;
-    const snapshots = safe ? mergeSnapshots(work) : [];
-    let current = 0;
-    try {
-      for (; current < work.length; current++) {
-        const { path, layer, names: toMerge } = work[current]!;
-        layer.merge!(toMerge, { safe });
-        if (safe) {
-          // Also checked here, so safe mode holds whatever a method's layer does with the flag.
-          const bad = nonFiniteParameter(layer.baseLayer);
-          if (bad !== null) throw new Error(`merged weight "${path}.${bad}" has NaN or Inf values`);
-        }
-      }
-    } catch (error) {
-      if (!safe) throw error;
-      undoMerge(work, snapshots, current);
-      if (error instanceof SyncReadError) throw error;
-      throw safeMergeRefused(work[current]?.path, error);
-    } finally {
-      disposeSnapshots(snapshots);
-    }
+    mergeLayers(this.mergeWork(options), options.safe === true);
   }
 
   /**
@@ -424,48 +472,22 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       this.merge(options); // an unsafe merge reads nothing
       return;
     }
-    const work = this.mergeWork(options);
-    const snapshots = mergeSnapshots(work);
-    let current = 0;
-    try {
-      // The layers' own checks read synchronously: merge unchecked, then check everything here.
-      for (; current < work.length; current++) work[current]!.layer.merge!(work[current]!.names, { safe: false });
-      for (current = 0; current < work.length; current++) {
-        const { path, layer } = work[current]!;
-        const bad = await nonFiniteParameterAsync(layer.baseLayer);
-        if (bad !== null) throw new Error(`merged weight "${path}.${bad}" has NaN or Inf values`);
-      }
-    } catch (error) {
-      undoMerge(work, snapshots, work.length - 1);
-      throw safeMergeRefused(work[current]?.path, error);
-    } finally {
-      disposeSnapshots(snapshots);
-    }
+    await mergeLayersAsync(this.mergeWork(options));
   }
 
   /** The tuner layers a merge of `options.adapterNames` (default the active ones) changes, checked to be mergeable. */
   private mergeWork(options: MergeOptions): MergeWork[] {
     const names = [...(options.adapterNames ?? this.active)];
     for (const n of names) {
-      const { method } = this.spec(n);
+      const { method } = this.record(n);
       if (!method.canMerge) throw new Error(`Adapter "${n}" (method "${method.name}") cannot be merged into the base weights.`);
     }
-    const work = this.tunerLayers()
-      .map(([path, layer]) => ({ path, layer, names: names.filter((n) => layer.adapterNames().includes(n) && !layer.mergedAdapters().includes(n)) }))
-      .filter((w) => w.names.length > 0);
-    for (const { path, layer } of work) {
-      if (typeof layer.merge !== "function") throw new Error(`The tuner layer at "${path}" (method "${layer.methodName}") has no merge().`);
-    }
-    return work;
+    return mergeWork(this.tunerLayers(), names);
   }
 
   /** Takes every merged adapter back out of the base weights (PEFT `unmerge_adapter`). */
   unmerge(): void {
-    for (const [path, layer] of this.tunerLayers()) {
-      if (layer.mergedAdapters().length === 0) continue;
-      if (typeof layer.unmerge !== "function") throw new Error(`The tuner layer at "${path}" has merged adapters but no unmerge().`);
-      layer.unmerge();
-    }
+    for (const [, layer] of this.tunerLayers()) if (layer.mergedAdapters().length > 0) layer.unmerge();
   }
 
   /**
@@ -475,13 +497,13 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    */
   mergeAndUnload(options: MergeOptions = {}): M {
     this.merge(options);
-    return this.unloadModules();
+    return this.unloadAll(true);
   }
 
   /** `mergeAndUnload` with `mergeAsync` (no sync tensor reads: every backend). */
   async mergeAndUnloadAsync(options: MergeOptions = {}): Promise<M> {
     await this.mergeAsync(options);
-    return this.unloadModules();
+    return this.unloadAll(true);
   }
 
   /**
@@ -490,30 +512,40 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    */
   unload(): M {
     this.unmerge();
-    return this.unloadModules();
+    return this.unloadAll(false);
   }
 
-  private unloadModules(): M {
-    const before = new Set(this.baseModel.parameters());
-    for (const [path, layer] of this.tunerLayers()) this.baseModel.setSubmodule(path, layer.baseLayer);
+  /**
+   * Every adapter leaves. Merged (`mergeAndUnload`): tuner layers are replaced by their base layers first, so
+   * merged weights stay, and the injections' `remove()` then finds only what is not a merged layer. Otherwise
+   * each injection's `remove()` undoes it. Any tuner layer left is replaced by its base layer.
+   */
+  private unloadAll(merged: boolean): M {
+    const before = new Set(this.parameters());
+    const stripLayers = (): void => {
+      for (const [path, m] of adaptableModules(this.baseModel)) if (isTunerLayer(m)) this.baseModel.setSubmodule(path, getBaseLayer(m));
+    };
+    if (merged) stripLayers();
+    for (const record of [...this.adapters.values()].reverse()) record.injection.remove();
+    stripLayers();
     for (const [path, w] of modulesToSaveWrappers(this.baseModel)) {
       const active = w.activeAdapter();
       this.baseModel.setSubmodule(path, active === null ? w.originalModule : w.copyFor(active));
     }
+    this.owned.clear();
     disposeUnreachable(before, this.baseModel);
     this.adapters.clear();
     this.active = [];
-    this.frozenByDesign.clear();
     return this.baseModel;
   }
 
   // ---------------------------------------------------------------------------------------------------
-  // Save / load (PEFT layout)
+  // Save / load (PEFT layout; persistence.ts)
 
   /**
    * The files `save` writes, by relative path: for each adapter `adapter_config.json` and
-   * `adapter_model.safetensors` (keys `base_model.model.<path>.<param>`, no adapter name), a non-default
-   * adapter in a subfolder named after it.
+   * `adapter_model.safetensors` (the keys of its `state()`, no adapter name), a non-default adapter in a
+   * subfolder named after it.
    */
   adapterFiles(options: SaveOptions = {}): Record<string, Uint8Array | string> {
     // Sync reads (dataSync): cpu/wasm/browser backends. On WebGPU in Node use adapterFilesAsync or save.
@@ -542,13 +574,12 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   private adapterFileEntries<W>(options: SaveOptions, weights: (state: Map<string, Tensor>) => W): Record<string, W | string> {
     const names = [...(options.selectedAdapters ?? this.adapters.keys())];
     if (names.length === 0) throw new Error("save: the model has no adapter to save.");
-    for (const name of names) this.spec(name); // every name checked before any file is made
+    for (const name of names) this.record(name); // every name checked before any file is made
     const files: Record<string, W | string> = {};
     for (const name of names) {
-      const spec = this.spec(name);
+      const { method, config } = this.record(name);
       const folder = name === "default" ? "" : `${name}/`;
-      const config = toAdapterConfigJson(spec.method, spec.config, this.baseModelName());
-      files[folder + ADAPTER_CONFIG_NAME] = serializeAdapterConfig(config);
+      files[folder + ADAPTER_CONFIG_NAME] = serializeAdapterConfig(toAdapterConfigJson(method, config, this.baseModelName()));
       files[folder + ADAPTER_WEIGHTS_NAME] = weights(this.adapterStateDict(name));
     }
     return files;
@@ -559,21 +590,7 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    * variables: do not dispose them.
    */
   adapterStateDict(name: string): Map<string, Tensor> {
-    const { method, config } = this.spec(name);
-    const out = new Map<string, Tensor>();
-    const put = (key: string, v: Tensor, from: string): void => {
-      if (out.has(key)) throw new Error(`Two parameters of adapter "${name}" map to the file key "${key}" (the second is "${from}"); the method's toFileKey is not one-to-one.`);
-      out.set(key, v);
-    };
-    for (const [path, v] of this.baseModel.namedParameters()) {
-      const key = method.toFileKey(path, name, config);
-      if (key !== null) put(PEFT_KEY_PREFIX + key, v, path);
-    }
-    for (const [path, w] of modulesToSaveWrappers(this.baseModel)) {
-      if (!w.adapterNames().includes(name)) continue;
-      for (const [k, v] of w.copyFor(name).stateDict()) put(`${PEFT_KEY_PREFIX}${path}.${k}`, v, `${path}.modules_to_save.${name}.${k}`);
-    }
-    return out;
+    return adapterStateDict(this.baseModel, name, this.record(name).injection.state());
   }
 
   /** Loads a saved adapter as `name` (PEFT `load_adapter`); it is not activated. On failure the model is unchanged. */
@@ -599,12 +616,14 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const spec: AdapterSpec = { method: parsed.method, config: { ...parsed.config, inferenceMode: options.isTrainable !== true } };
     this.checkNewAdapter(name, spec.method);
     const tensors = parseSafetensors(files.weights).tensors;
-    const snap = this.snapshot();
+    const snap = takeSnapshot(this);
     const baseBefore = new Map<Variable, Tensor>();
     try {
       this.inject(name, spec);
       const expected = this.adapterStateDict(name);
-      const base = this.baseParametersInFile(tensors, expected);
+      const claimed = new Set<Variable>();
+      for (const n of this.adapters.keys()) for (const v of this.adapterParameters(n)) claimed.add(v);
+      const base = baseParametersInFile(this.baseModel, tensors, expected, claimed);
       // Checked together: a base weight of the wrong shape refuses the load like an adapter tensor would.
       checkAdapterTensors(new Map([...expected, ...base]), tensors, name, where, spec.config.baseModelNameOrPath);
       // Base weights are the base model's, not the adapter's: their old values come back if anything fails.
@@ -625,54 +644,18 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     }
   }
 
-  /**
-   * File keys that are not adapter parameters but name a base-model parameter, with that parameter. PEFT's
-   * `get_peft_model_state_dict` (save_embedding_layers="auto") also saves the untouched base weight of an
-   * Embedding/lm_head target as `base_model.model.<path>.base_layer.weight`, and `set_peft_model_state_dict`
-   * passes such keys through to `load_state_dict(strict=False)`, which loads them into the base model. A key
-   * matches a parameter by its path in the tree, or by that path with the tuner layers' `base_layer` segments
-   * left out (`embed_tokens.weight` for `embed_tokens.base_layer.weight`). Parameters any adapter claims (its
-   * own, a modules_to_save copy, a base bias LoRA trains) are not base weights here.
-   */
-  private baseParametersInFile(file: ReadonlyMap<string, Tensor>, expected: ReadonlyMap<string, Tensor>): Map<string, Variable> {
-    const claimed = new Set<Variable>();
-    for (const [n, s] of this.adapters) for (const v of this.adapterParameters(n, s)) claimed.add(v);
-    const exact = new Map<string, Variable>();
-    const viaBaseLayer = new Map<string, Variable>();
-    for (const [path, v] of this.baseModel.namedParameters()) {
-      if (claimed.has(v)) continue;
-      exact.set(path, v);
-      const plain = path
-        .split(".")
-        .filter((part) => part !== "base_layer")
-        .join(".");
-      if (plain !== path) viaBaseLayer.set(plain, v);
-    }
-    const out = new Map<string, Variable>();
-    for (const key of file.keys()) {
-      if (expected.has(key) || !key.startsWith(PEFT_KEY_PREFIX)) continue;
-      const path = key.slice(PEFT_KEY_PREFIX.length);
-      const target = exact.get(path) ?? viaBaseLayer.get(path);
-      if (target === undefined) continue;
-      const other = [...out].find(([, v]) => v === target)?.[0];
-      if (other !== undefined) throw new AdapterLoadError(`The adapter file has two keys for the same base weight: "${other}" and "${key}"; keep one.`);
-      out.set(key, target);
-    }
-    return out;
-  }
-
   // ---------------------------------------------------------------------------------------------------
   // Internals
 
-  private spec(name: string): AdapterSpec {
-    const s = this.adapters.get(name);
-    if (s === undefined) throw new Error(`No adapter named "${name}". Adapters: ${this.adapterNames().map((n) => `"${n}"`).join(", ") || "(none)"}.`);
-    return s;
+  private record(name: string): AdapterRecord {
+    const r = this.adapters.get(name);
+    if (r === undefined) throw new Error(`No adapter named "${name}". Adapters: ${this.adapterNames().map((n) => `"${n}"`).join(", ") || "(none)"}.`);
+    return r;
   }
 
   private checkNewAdapter(name: string, method: Method): void {
     if (this.adapters.has(name)) throw new Error(`Adapter with name "${name}" already exists; delete it first or pick another name.`);
-    const prefixes = new Set<string>([method.prefix, ...[...this.adapters.values()].map((s) => s.method.prefix), ...(this.registry?.prefixes() ?? [])]);
+    const prefixes = new Set<string>([method.prefix, ...[...this.adapters.values()].map((r) => r.method.prefix), ...(this.registry?.prefixes() ?? [])]);
     validateAdapterName(name, prefixes);
   }
 
@@ -687,17 +670,40 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       // trained and saved in full.
       config = { ...config, modulesToSave: [...new Set([...(config.modulesToSave ?? []), "classifier", "score"])] };
     }
-    const before = new Set(this.baseModel.parameters());
-    this.adapters.set(name, { method: spec.method, config });
-    spec.method.inject(this.baseModel, config, name, { logger: this.logger });
-    for (const v of this.baseModel.parameters()) if (!before.has(v) && !v.trainable) this.frozenByDesign.add(v);
-    if (config.modulesToSave !== null && config.modulesToSave.length > 0) {
-      const found = applyModulesToSave(this.baseModel, config.modulesToSave, name);
-      const auto = config.taskType === "SEQ_CLS" ? ["classifier", "score"] : [];
-      const missing = config.modulesToSave.filter((m) => !found.has(m) && !auto.includes(m));
+    const before = new Set(this.parameters());
+    const injection = spec.method.inject(this.baseModel, config, name, { logger: this.logger });
+    const applied = injection.config;
+    const frozen = new Set([...injection.state().values()].filter((v) => !before.has(v) && !v.trainable));
+    this.adapters.set(name, { method: spec.method, config: applied, injection, frozen });
+    for (const [moduleName, module] of injection.modules ?? []) this.addOwnedModule(moduleName, name, module);
+    if (applied.modulesToSave !== null && applied.modulesToSave.length > 0) {
+      const found = applyModulesToSave(this.baseModel, applied.modulesToSave, name);
+      const auto = applied.taskType === "SEQ_CLS" ? ["classifier", "score"] : [];
+      const missing = applied.modulesToSave.filter((m) => !found.has(m) && !auto.includes(m));
       if (missing.length > 0) this.logger.warn(`modules_to_save ${JSON.stringify(missing)} matched no module of the model; nothing extra is trained for them.`);
     }
     this.applyActive();
+  }
+
+  private addOwnedModule(moduleName: string, adapterName: string, module: Module): void {
+    if (this.baseModel.namedChildren().some(([n]) => n === moduleName)) {
+      throw new Error(`Adapter "${adapterName}": the method's module "${moduleName}" has the name of a child of the base model; a method must name its own modules apart (e.g. "prompt_encoder").`);
+    }
+    let dict = this.owned.get(moduleName);
+    if (dict === undefined) {
+      dict = new OwnedModules();
+      this.owned.set(moduleName, dict);
+    }
+    dict.registerModule(adapterName, module);
+    module.train(this.training);
+  }
+
+  private dropOwnedModules(adapterName: string): void {
+    for (const [moduleName, dict] of [...this.owned]) {
+      if (!dict.namedChildren().some(([n]) => n === adapterName)) continue;
+      dict.deleteModule(adapterName);
+      if (dict.namedChildren().length === 0) this.owned.delete(moduleName);
+    }
   }
 
   /** Tuner layers, wrappers and trainable flags follow `this.active`. */
@@ -707,15 +713,13 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       layer.setActiveAdapters(this.active.filter((n) => held.has(n)));
     }
     for (const [, w] of modulesToSaveWrappers(this.baseModel)) w.setActiveAdapters(this.active);
-    // PEFT `set_adapter`: active adapters train (unless in inference mode), inactive ones are frozen.
-    // A parameter claimed by several adapters (LoRA bias "all": the base biases) trains if any of them is on.
-    const params = this.baseModel.namedParameters();
+    // PEFT `set_adapter`: active adapters train (unless in inference mode), inactive ones are frozen. The state
+    // is the one source: a variable claimed by several adapters (LoRA bias "all": the base biases) trains if any of them is on.
     const want = new Map<Variable, boolean>();
-    for (const [name, spec] of this.adapters) {
-      const on = this.active.includes(name) && !spec.config.inferenceMode;
-      for (const [path, v] of params) {
-        if (spec.method.toFileKey(path, name, spec.config) !== null) want.set(v, (want.get(v) ?? false) || (on && !this.frozenByDesign.has(v)));
-      }
+    for (const dict of this.owned.values()) for (const v of dict.parameters()) want.set(v, false);
+    for (const [name, record] of this.adapters) {
+      const on = this.active.includes(name) && !record.config.inferenceMode;
+      for (const v of record.injection.state().values()) want.set(v, (want.get(v) ?? false) || (on && !record.frozen.has(v)));
     }
     for (const [v, flag] of want) v.trainable = flag;
     for (const [, w] of modulesToSaveWrappers(this.baseModel)) {
@@ -726,52 +730,44 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     }
   }
 
-  private adapterParameters(name: string, spec: AdapterSpec): Variable[] {
-    const own = this.baseModel.namedParameters().filter(([path]) => spec.method.toFileKey(path, name, spec.config) !== null).map(([, v]) => v);
+  /** Adapter `name`'s variables: its state, its modules_to_save copies and its owned modules. */
+  private adapterParameters(name: string): Variable[] {
+    const own = [...this.record(name).injection.state().values()];
     for (const [, w] of modulesToSaveWrappers(this.baseModel)) if (w.adapterNames().includes(name)) own.push(...w.copyFor(name).parameters());
+    own.push(...this.ownedParameters(name));
     return own;
   }
 
-  private snapshot(): Snapshot {
-    return {
-      modules: new Map(this.baseModel.namedModules()),
-      trainable: new Map(this.baseModel.parameters().map((v) => [v, v.trainable] as const)),
-    };
+  private ownedParameters(name: string): Variable[] {
+    const out: Variable[] = [];
+    for (const dict of this.owned.values()) {
+      const m = dict.namedChildren().find(([n]) => n === name)?.[1];
+      if (m !== undefined) out.push(...m.parameters());
+    }
+    return out;
   }
 
-  /** Undoes a failed injection: the tree, the variables and every flag as in `snap`. */
+  /** Undoes a failed add or load: the injection's own `remove()` when it returned, then the tree, the variables and every flag as in `snap`. */
   private rollback(name: string, snap: Snapshot): void {
-    const vars = new Set(this.baseModel.parameters());
-    for (const [path, m] of this.baseModel.namedModules()) {
-      if (snap.modules.get(path) !== m) continue;
-      if (isTunerLayer(m) && m.adapterNames().includes(name)) m.deleteAdapter(name);
-      if (m instanceof ModulesToSaveWrapper) m.deleteAdapter(name);
-    }
-    const byDepth = [...snap.modules].filter(([p]) => p !== "").sort(([a], [b]) => a.split(".").length - b.split(".").length);
-    for (const [path, m] of byDepth) {
-      let now: Module | undefined;
+    const record = this.adapters.get(name);
+    if (record !== undefined) {
       try {
-        now = this.baseModel.getSubmodule(path);
+        record.injection.remove();
       } catch {
-        now = undefined;
+        // the generic restore below still puts the tree back
       }
-      if (now !== m) this.baseModel.setSubmodule(path, m);
     }
-    for (const v of vars) if (!snap.trainable.has(v)) this.frozenByDesign.delete(v);
-    disposeUnreachable(vars, this.baseModel, new Set(snap.trainable.keys()));
+    const ownedVars = record === undefined ? [] : this.ownedParameters(name);
+    this.dropOwnedModules(name);
+    restoreTree(this, snap, name);
+    for (const v of ownedVars) if (!snap.trainable.has(v) && !v.isDisposed) v.dispose();
     this.adapters.delete(name);
     this.applyActive();
-    for (const [v, flag] of snap.trainable) v.trainable = flag;
-  }
-
-  private replaceModule(path: string, current: Module, replacement: Module): void {
-    const before = new Set(current.parameters());
-    this.baseModel.setSubmodule(path, replacement);
-    disposeUnreachable(before, this.baseModel);
+    for (const [v, flag] of snap.trainable) if (!v.isDisposed) v.trainable = flag;
   }
 
   private registryOfAdapters(): MethodRegistry {
-    const methods = [...new Set([...this.adapters.values()].map((s) => s.method))];
+    const methods = [...new Set([...this.adapters.values()].map((r) => r.method))];
     if (methods.length === 0) throw new Error("loadAdapter: pass { registry: createRegistry(...methods) } so the adapter's peft_type can be resolved.");
     return createRegistry(...methods);
   }
@@ -781,119 +777,4 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const name = cfg?.["nameOrPath"] ?? cfg?.["_name_or_path"] ?? cfg?.["name_or_path"];
     return typeof name === "string" && name !== "" ? name : null;
   }
-}
-
-/** Missing / unexpected / shape problems between what the model expects and what the file has, as one error. */
-function checkAdapterTensors(expected: Map<string, Tensor>, file: Map<string, Tensor>, name: string, where: string, baseName: string | null): void {
-  const problems: string[] = [];
-  for (const [key, target] of expected) {
-    const got = file.get(key);
-    if (got === undefined) continue;
-    if (!sameShape(target.shape, got.shape)) {
-      problems.push(`shape mismatch for "${key}": the file has [${got.shape.join(", ")}], the model expects [${target.shape.join(", ")}]`);
-    } else if (got.dtype !== target.dtype && (got.dtype === "string" || got.dtype === "complex64" || got.dtype === "bool")) {
-      problems.push(`dtype mismatch for "${key}": the file has ${got.dtype}, the model expects ${target.dtype}`);
-    }
-  }
-  const missing = [...expected.keys()].filter((k) => !file.has(k));
-  const unexpected = [...file.keys()].filter((k) => !expected.has(k));
-  if (missing.length > 0) problems.push(`missing keys (the model has them, the file does not): ${preview(missing)}`);
-  if (unexpected.length > 0) problems.push(`unexpected keys (in the file, not in the model): ${preview(unexpected)}`);
-  if (problems.length === 0) return;
-  throw new AdapterLoadError(
-    `Adapter "${name}" from ${where} does not fit this model:\n- ${problems.join("\n- ")}\nThe model was left unchanged. Check that the adapter was trained on this base model${baseName !== null ? ` ("${baseName}")` : ""} with the same architecture.`,
-  );
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function preview(keys: string[]): string {
-  const shown = keys.slice(0, 10).join(", ");
-  return keys.length > 10 ? `${shown}, … (${keys.length} in all)` : shown;
-}
-
-/** Disposes the variables of `candidates` no longer in `root`'s tree (and not in `keep`). */
-function disposeUnreachable(candidates: Iterable<Variable>, root: Module, keep: ReadonlySet<Variable> = new Set()): void {
-  const reachable = new Set(root.stateDict().values());
-  for (const v of candidates) if (!reachable.has(v) && !keep.has(v) && !v.isDisposed) v.dispose();
-}
-
-function cloneParameters(m: Module): Map<Variable, Tensor> {
-  return new Map(m.parameters().map((v) => [v, tf.clone(v)] as const));
-}
-
-interface MergeWork {
-  path: string;
-  layer: TunerLayer;
-  names: string[];
-}
-
-interface MergeSnapshot {
-  merged: string[];
-  weights: Map<Variable, Tensor>;
-}
-
-/** Each layer's merged adapters and a copy of its base weights, to undo a refused safe merge bit for bit. */
-function mergeSnapshots(work: readonly MergeWork[]): MergeSnapshot[] {
-  return work.map(({ layer }) => ({ merged: [...layer.mergedAdapters()], weights: cloneParameters(layer.baseLayer) }));
-}
-
-function disposeSnapshots(snapshots: readonly MergeSnapshot[]): void {
-  for (const s of snapshots) for (const t of s.weights.values()) t.dispose();
-}
-
-/**
- * Undoes layers `0..last` (those merged so far and the failing one, should it have changed anything): values
- * from the snapshot, and each layer's own merged bookkeeping as it was.
- */
-function undoMerge(work: readonly MergeWork[], snapshots: readonly MergeSnapshot[], last: number): void {
-  for (let i = Math.min(last, work.length - 1); i >= 0; i--) {
-    const { layer } = work[i]!;
-    const snap = snapshots[i]!;
-    if (!sameList(layer.mergedAdapters(), snap.merged)) {
-      layer.unmerge?.();
-      if (snap.merged.length > 0) layer.merge!(snap.merged, { safe: false });
-    }
-    for (const [v, t] of snap.weights) v.assign(t);
-  }
-}
-
-function safeMergeRefused(path: string | undefined, error: unknown): Error {
-  return new Error(`Safe merge refused at "${path ?? "?"}": ${(error as Error).message}. No weight was changed; check the adapter for NaN/Inf values.`, { cause: error });
-}
-
-const MERGE_ASYNC = "await peftModel.mergeAsync({ safe: true })";
-
-/** The first float parameter (by local path) holding NaN/Inf, or null. Sync reads; `SyncReadError` where there are none. */
-function nonFiniteParameter(m: Module): string | null {
-  for (const [path, v] of m.namedParameters()) {
-    if (v.dtype === "float32" && !allFiniteSync(v, MERGE_ASYNC)) return path;
-  }
-  return null;
-}
-
-async function nonFiniteParameterAsync(m: Module): Promise<string | null> {
-  for (const [path, v] of m.namedParameters()) {
-    if (v.dtype === "float32" && !(await allFiniteAsync(v))) return path;
-  }
-  return null;
-}
-
-function batchSize(inputs: unknown): number | null {
-  if (inputs instanceof tf.Tensor) return (inputs as Tensor).shape[0] ?? null;
-  if (inputs !== null && typeof inputs === "object") {
-    const o = inputs as { inputIds?: unknown; inputsEmbeds?: unknown };
-    for (const t of [o.inputIds, o.inputsEmbeds]) if (t instanceof tf.Tensor) return (t as Tensor).shape[0] ?? null;
-  }
-  return null;
-}
-
-function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createRegistry, defaultAdapterFileKey, defaultAdapterParamPath, getPeftModel, validateAdapterName } from "../index.js";
 import type { Method } from "../index.js";
-import { scale, scaleMethod } from "./testing/scale-method.js";
-import { ia3TestMethod } from "./testing/ia3-method.js";
-import { TinyModel } from "./testing/tiny-model.js";
+import { scale, scaleMethod } from "../../test/support/scale-method.js";
+import { ia3TestMethod } from "../../test/support/ia3-method.js";
+import { TinyModel } from "../../test/support/tiny-model.js";
 import { formatFixed4, formatThousands } from "./python-format.js";
 
 const variant = (over: Partial<Method>): Method => ({ ...(scaleMethod as unknown as Method), ...over });
@@ -27,7 +27,8 @@ describe("createRegistry", () => {
     expect(() => createRegistry(a, variant({ name: "b", peftType: "B", prefix: "scale_x_" }))).toThrow(/prefixes "scale_" \(test-scale\) and "scale_x_" \(b\) overlap/);
     expect(() => createRegistry(variant({ name: "Scale" }))).toThrow(/method name "Scale" is invalid/);
     expect(() => createRegistry(variant({ prefix: "" }))).toThrow(/invalid prefix/);
-    expect(() => createRegistry(variant({ specificationVersion: "v2" as "v1" }))).toThrow(/implements contract v2/);
+    expect(() => createRegistry(variant({ specificationVersion: "v1" as "v2" }))).toThrow(/implements contract v1, this @peftjs\/core implements "v2"; contract v1 was removed/);
+    expect(() => createRegistry(variant({ specificationVersion: "v3" as "v2" }))).toThrow(/implements contract v3.*install matching versions/);
   });
 });
 

@@ -2,7 +2,10 @@
  * The set of methods a program uses, as an explicit value: `createRegistry(lora, adapter)`. No method
  * registers itself on import, so a user installs and bundles only the method packages they use.
  */
-import type { Method } from "../method.js";
+import type { Method } from "../contract/method.js";
+import { BASE_ADAPTER_NAME } from "../tuners/base-tuner-layer.js";
+
+export { BASE_ADAPTER_NAME } from "../tuners/base-tuner-layer.js";
 
 export interface MethodRegistry {
   /** The methods, in the order given. */
@@ -24,8 +27,10 @@ export function createRegistry(...methods: Method[]): MethodRegistry {
   const byType = new Map<string, Method>();
   for (const m of methods) {
     if (m === null || typeof m !== "object") throw new Error(`createRegistry: expected Method objects, got ${String(m)}.`);
-    if (m.specificationVersion !== "v1") {
-      throw new Error(`createRegistry: method "${m.name}" implements contract ${String(m.specificationVersion)}, this @peftjs/core implements "v1"; install matching versions.`);
+    if ((m.specificationVersion as string) !== "v2") {
+      const v = String(m.specificationVersion);
+      const fix = v === "v1" ? "contract v1 was removed in @peftjs/core 0.2 (inject returns an Injection now); upgrade the method package" : "install matching versions";
+      throw new Error(`createRegistry: method "${m.name}" implements contract ${v}, this @peftjs/core implements "v2"; ${fix}.`);
     }
     if (typeof m.name !== "string" || !NAME.test(m.name)) {
       throw new Error(`createRegistry: method name ${JSON.stringify(m.name)} is invalid; use lowercase letters, digits, "-" or "_" (e.g. "lora").`);
@@ -65,8 +70,6 @@ export function createRegistry(...methods: Method[]): MethodRegistry {
   });
 }
 
-/** Mixed-batch row name meaning "no adapter" (PEFT's `"__base__"`). */
-export const BASE_ADAPTER_NAME = "__base__";
 
 /**
  * Refuses adapter names that would break file keys or folders: empty, containing ".", "/" or "\\",

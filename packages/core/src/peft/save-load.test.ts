@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tf, AdapterLoadError, PeftModel, createRegistry, getPeftModel, parseSafetensors, serializeSafetensors, setSeed, silentLogger } from "../index.js";
 import type { AdapterFiles, Module, Tensor } from "../index.js";
-import { TinyModel } from "./testing/tiny-model.js";
-import type { TinyOptions } from "./testing/tiny-model.js";
-import { scale, scaleMethod } from "./testing/scale-method.js";
-import { expectClose, fingerprint, logitsOf } from "./testing/helpers.js";
+import { TinyModel } from "../../test/support/tiny-model.js";
+import type { TinyOptions } from "../../test/support/tiny-model.js";
+import { scale, scaleMethod } from "../../test/support/scale-method.js";
+import { expectClose, fingerprint, logitsOf } from "../../test/support/helpers.js";
 
 const registry = createRegistry(scaleMethod);
 const made: Module[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Conv1D, Embedding, LayerNorm, Linear, Module, ModuleList, NoMatchingTargetsError, getPatternValue, isLinearLike, matchTargets, silentLogger } from "../index.js";
 import type { TargetSelection } from "../index.js";
 import { translatePythonRegex } from "./python-regex.js";
-import { ScaleLayer } from "./testing/scale-layer.js";
+import { ScaleLayer } from "../../test/support/scale-layer.js";
 
 class Container extends Module {
   constructor(children: Record<string, Module>) {

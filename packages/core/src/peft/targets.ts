@@ -13,8 +13,8 @@
  */
 import type { Module } from "../nn/module.js";
 import { isLinearLike } from "../nn/layers.js";
-import { isTunerLayer } from "../method.js";
-import type { BasePeftConfig, TargetSelection } from "../method.js";
+import { isTunerLayer } from "../tuners/base-tuner-layer.js";
+import type { BasePeftConfig, TargetSelection } from "../contract/config.js";
 import { pyFullMatch, pyMatch } from "./python-regex.js";
 import { resolveLogger } from "../log.js";
 import type { LoggerOptions } from "../log.js";
@@ -149,7 +149,7 @@ function normaliseLayers(layers: TargetSelection["layersToTransform"] | undefine
   if (layers === null || layers === undefined) return null;
   const list = typeof layers === "number" ? [layers] : layers;
   // PEFT: an empty list means "no layer filter".
-  return list.length === 0 ? null : list;
+  return list.length === 0 ? null : [...list];
 }
 
 function validateSelection(selection: TargetSelection, layers: number[] | null, patterns: readonly string[]): void {
@@ -177,11 +177,11 @@ function validateSelection(selection: TargetSelection, layers: number[] | null, 
   }
 }
 
-function hasEntries(v: string[] | string | null | undefined): v is string[] | string {
+function hasEntries(v: readonly string[] | string | null | undefined): v is readonly string[] | string {
   return v !== null && v !== undefined && v.length > 0;
 }
 
-function isExcluded(exclude: string[] | string | null | undefined, path: string): boolean {
+function isExcluded(exclude: readonly string[] | string | null | undefined, path: string): boolean {
   if (!hasEntries(exclude)) return false;
   if (typeof exclude === "string") return pyFullMatch(exclude, path, "excludeModules");
   return exclude.some((e) => path === e || path.endsWith(`.${e}`));

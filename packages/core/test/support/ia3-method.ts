@@ -4,13 +4,9 @@
  * parameter counts against PEFT itself. Not a method package: no feedforward (input) scaling, no Conv layers.
  * peft `tuners/ia3/config.py` (fields, defaults) and `layer.py` (`ia3_l` `[out, 1]`, init ones).
  */
-import { isLinearLike } from "../../nn/layers.js";
-import type { LinearLike } from "../../nn/layers.js";
-import type { AdapterSpec, BasePeftConfig, Method, TargetSelection } from "../../method.js";
-import { matchTargets } from "../targets.js";
-import { defaultAdapterFileKey, defaultAdapterParamPath } from "../adapter-keys.js";
-import { readCommonPeftConfig, writeCommonPeftConfig } from "../config-io.js";
-import { ScaleLayer } from "./scale-layer.js";
+import { readCommonPeftConfig, writeCommonPeftConfig } from "../../src/index.js";
+import type { AdapterSpec, BasePeftConfig, Method, TargetSelection } from "../../src/index.js";
+import { injectScaleLayers } from "./scale-layer.js";
 import type { ScaleStyle } from "./scale-layer.js";
 
 export interface Ia3Config extends BasePeftConfig, TargetSelection {
@@ -46,7 +42,7 @@ function parseConfig(raw: unknown): Ia3Config {
 }
 
 export const ia3TestMethod: Method<Ia3Config> = {
-  specificationVersion: "v1",
+  specificationVersion: "v2",
   name: "test-ia3",
   peftType: "IA3",
   prefix: PREFIX,
@@ -73,18 +69,7 @@ export const ia3TestMethod: Method<Ia3Config> = {
     });
     return { config, unknownFields: Object.keys(json).filter((k) => !KNOWN.includes(k)) };
   },
-  inject(model, config, adapterName) {
-    const targets = matchTargets(model, config, { isTargetable: (m) => isLinearLike(m) || (m instanceof ScaleLayer && m.style === STYLE) });
-    for (const path of targets) {
-      const m = model.getSubmodule(path);
-      const layer = m instanceof ScaleLayer ? m : new ScaleLayer(m as LinearLike, STYLE);
-      layer.addAdapter(adapterName, config.initIa3Weights ? { constant: 1 } : { uniform: [0.5, 1.5] });
-      if (layer !== m) model.setSubmodule(path, layer);
-    }
-    return { targets };
-  },
-  toFileKey: (paramPath, adapterName) => defaultAdapterFileKey(paramPath, adapterName, PREFIX),
-  fromFileKey: (fileKey, adapterName) => defaultAdapterParamPath(fileKey, adapterName, PREFIX),
+  inject: (model, config, adapterName) => injectScaleLayers(model, config, adapterName, STYLE, PREFIX, config.initIa3Weights ? { constant: 1 } : { uniform: [0.5, 1.5] }),
 };
 
 export function ia3Test(options: Partial<Omit<Ia3Config, "peftType">>): AdapterSpec<Ia3Config> {

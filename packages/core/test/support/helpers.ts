@@ -1,9 +1,9 @@
 /** TEST ONLY: shared helpers of the PeftModel tests. */
 import { expect } from "vitest";
-import { tf } from "../../tf.js";
-import type { Tensor } from "../../tf.js";
-import type { Module } from "../../nn/module.js";
-import type { PeftModel } from "../peft-model.js";
+import { tf } from "../../src/index.js";
+import type { Tensor } from "../../src/index.js";
+import type { Module } from "../../src/index.js";
+import type { PeftModel } from "../../src/index.js";
 import { ScaleLayer } from "./scale-layer.js";
 import { tinyForward64, tinyWeights64 } from "./tiny-model.js";
 import type { Matrix, TinyModel } from "./tiny-model.js";

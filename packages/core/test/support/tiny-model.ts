@@ -5,11 +5,11 @@
  * Children are looked up through the module tree at forward time (`getSubmodule`), so a method that replaces
  * `model.layers.0.fc1` with a tuner layer (or modules_to_save with a wrapper) is seen by the forward.
  */
-import { tf } from "../../tf.js";
-import type { Tensor } from "../../tf.js";
-import { Module, ModuleList } from "../../nn/module.js";
-import { Embedding, Linear } from "../../nn/layers.js";
-import type { ModelInputs, ModelOutput, PreTrainedModelLike } from "../../model.js";
+import { tf } from "../../src/index.js";
+import type { Tensor } from "../../src/index.js";
+import { Module, ModuleList } from "../../src/index.js";
+import { Embedding, Linear } from "../../src/index.js";
+import type { ModelInputs, ModelOutput, PreTrainedModelLike } from "../../src/index.js";
 
 interface Forward {
   forward(x: Tensor): Tensor;

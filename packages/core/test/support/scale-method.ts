@@ -3,13 +3,9 @@
  * Each adapter learns a per-output vector v; a wrapped Linear computes `y = base(x) ⊙ Π_active (1 + v)`
  * (see ScaleLayer). On disk: peft_type "TEST_SCALE", keys `<path>.scale_vector` (the adapter name removed).
  */
-import { isLinearLike } from "../../nn/layers.js";
-import type { LinearLike } from "../../nn/layers.js";
-import type { AdapterSpec, BasePeftConfig, Method, TargetSelection } from "../../method.js";
-import { matchTargets } from "../targets.js";
-import { defaultAdapterFileKey, defaultAdapterParamPath } from "../adapter-keys.js";
-import { readCommonPeftConfig, writeCommonPeftConfig } from "../config-io.js";
-import { ScaleLayer } from "./scale-layer.js";
+import { readCommonPeftConfig, writeCommonPeftConfig } from "../../src/index.js";
+import type { AdapterSpec, BasePeftConfig, Method, TargetSelection } from "../../src/index.js";
+import { injectScaleLayers } from "./scale-layer.js";
 import type { ScaleStyle } from "./scale-layer.js";
 
 export interface ScaleConfig extends BasePeftConfig, TargetSelection {
@@ -54,7 +50,7 @@ function parseConfig(raw: unknown): ScaleConfig {
 }
 
 export const scaleMethod: Method<ScaleConfig> = {
-  specificationVersion: "v1",
+  specificationVersion: "v2",
   name: "test-scale",
   peftType: "TEST_SCALE",
   prefix: PREFIX,
@@ -71,18 +67,7 @@ export const scaleMethod: Method<ScaleConfig> = {
     const known = new Set<string>([...Object.keys(OWN_FIELDS), "peft_type", "task_type", "base_model_name_or_path", "inference_mode", "modules_to_save"]);
     return { config: parseConfig(raw), unknownFields: Object.keys(json).filter((k) => !known.has(k)) };
   },
-  inject(model, config, adapterName) {
-    const targets = matchTargets(model, config, { isTargetable: (m) => isLinearLike(m) || (m instanceof ScaleLayer && m.style === STYLE) });
-    for (const path of targets) {
-      const m = model.getSubmodule(path);
-      const layer = m instanceof ScaleLayer ? m : new ScaleLayer(m as LinearLike, STYLE);
-      layer.addAdapter(adapterName, config.initScale === "zeros" ? { constant: 0 } : { uniform: [-0.5, 0.5] });
-      if (layer !== m) model.setSubmodule(path, layer);
-    }
-    return { targets };
-  },
-  toFileKey: (paramPath, adapterName) => defaultAdapterFileKey(paramPath, adapterName, PREFIX),
-  fromFileKey: (fileKey, adapterName) => defaultAdapterParamPath(fileKey, adapterName, PREFIX),
+  inject: (model, config, adapterName) => injectScaleLayers(model, config, adapterName, STYLE, PREFIX, config.initScale === "zeros" ? { constant: 0 } : { uniform: [-0.5, 0.5] }),
 };
 
 /** `scale({ targetModules: ["fc1"] })` → an AdapterSpec for getPeftModel. */

@@ -1,5 +1,6 @@
 /**
- * Top-k singular value decomposition in float64 on the CPU, for PiSSA initialisation (tfjs has no SVD).
+ * Top-k singular value decomposition in float64 on the CPU (tfjs has no SVD): LoRA's PiSSA initialisation
+ * and adapter merging (TIES / DARE-TIES / SVD-based combinations) use it.
  *
  * - Small matrices: one-sided Jacobi (Hestenes 1958; Demmel & Veselić 1992), which is accurate to a few
  *   ulps in every singular triplet.
@@ -9,7 +10,7 @@
  *
  * Matrices are dense row-major `Float64Array`s.
  */
-import { random } from "@peftjs/core";
+import { random } from "../random.js";
 
 export interface TopSvd {
   /** Left singular vectors, `[m, k]` row-major. */

@@ -3,9 +3,9 @@
  * user model. Prompt methods plug in through `inputsEmbeds` and `prefixKeyValues` instead of forking a
  * model; LoRA-style methods through the module tree.
  */
-import type { Tensor } from "./tf.js";
-import type { Module } from "./nn/module.js";
-import type { Embedding } from "./nn/layers.js";
+import type { Tensor } from "../tf.js";
+import type { Module } from "../nn/module.js";
+import type { Embedding } from "../nn/layers.js";
 
 /** One attention layer's keys and values, `[batch, numKeyValueHeads, positions, headDim]`. */
 export interface LayerKV {

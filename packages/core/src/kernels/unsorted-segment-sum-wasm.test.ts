@@ -1,13 +1,15 @@
 import { describe, it, expect } from "vitest";
-import { selectBackend, tf } from "@peftjs/core";
-import { ensureTrainingKernels } from "./kernels.js";
+import { tf } from "../tf.js";
+import { selectBackend } from "../backend.js";
+import { registerKernels } from "./register.js";
 
-describe("missing training kernels", () => {
-  it("wasm: the embedding gradient (UnsortedSegmentSum) sums rows per id, as a float64 reference does", async () => {
+describe("kernels core registers", () => {
+  it("wasm: selectBackend registers UnsortedSegmentSum; the embedding gradient sums rows per id, as a float64 reference does", async () => {
     const choice = await selectBackend({ prefer: "wasm", log: () => {} });
     expect(choice.name).toBe("wasm");
-    ensureTrainingKernels("wasm");
-    expect(ensureTrainingKernels("wasm")).toEqual([]); // registered once
+    expect(tf.getKernel("UnsortedSegmentSum", "wasm")).toBeDefined();
+    expect(registerKernels("wasm")).toEqual([]); // registered once
+    expect(registerKernels("cpu")).toEqual([]); // cpu has its own
     const table = [
       [1, 2],
       [3, 4],
