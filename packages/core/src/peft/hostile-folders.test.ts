@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { PeftModel, UnsafeFileError, createRegistry, getPeftModel, setSeed, silentLogger } from "../index.js";
 import type { Module } from "../index.js";
-import { TinyModel } from "./testing/tiny-model.js";
-import { scale, scaleMethod } from "./testing/scale-method.js";
+import { TinyModel } from "../../test/support/tiny-model.js";
+import { scale, scaleMethod } from "../../test/support/scale-method.js";
 
 const registry = createRegistry(scaleMethod);
 const posix = process.platform !== "win32";
