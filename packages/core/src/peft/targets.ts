@@ -147,6 +147,9 @@ export function getPatternValue(pattern: Record<string, number> | null, path: st
 
 function normaliseLayers(layers: TargetSelection["layersToTransform"] | undefined): number[] | null {
   if (layers === null || layers === undefined) return null;
+  if (typeof layers !== "number" && !Array.isArray(layers)) {
+    throw new Error(`layersToTransform must be a layer index or a list of layer indices (e.g. [0, 1]); got ${show(layers)}.`);
+  }
   const list = typeof layers === "number" ? [layers] : layers;
   // PEFT: an empty list means "no layer filter".
   return list.length === 0 ? null : [...list];
