@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tf, PeftModel, createRegistry, getPeftModel, setSeed, silentLogger } from "../index.js";
 import { checkCase, corpus, mutateConfig, seededRandom, MUTATIONS } from "../io/__tests__/corpus.js";
 import type { Corrupted } from "../io/__tests__/corpus.js";
-import { TinyModel } from "./testing/tiny-model.js";
-import { scale, scaleMethod } from "./testing/scale-method.js";
-import { fingerprint } from "./testing/helpers.js";
+import { TinyModel } from "../../test/support/tiny-model.js";
+import { scale, scaleMethod } from "../../test/support/scale-method.js";
+import { fingerprint } from "../../test/support/helpers.js";
 
 const SAFETENSORS_CASES = 2200;
 const ADAPTER_CASES = 300;
