@@ -86,6 +86,8 @@ export interface Method<C extends BasePeftConfig = BasePeftConfig> {
   readonly prefix: string;
   /** Whether this method's adapters can be merged into the base weights (its tuner layers' `merge`/`unmerge` work). Declared here only. */
   readonly canMerge: boolean;
+  /** For methods that cannot merge: why, in a user's words (PeftModel's `merge` error says it). */
+  readonly cannotMergeReason?: string;
   /** Validates user options (camelCase) and fills PEFT's defaults; throws a clear error on bad input. */
   parseConfig(raw: unknown): C;
   /** Config → adapter_config.json object (snake_case PEFT field names, `peft_type` included). */

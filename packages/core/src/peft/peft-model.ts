@@ -480,7 +480,9 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const names = [...(options.adapterNames ?? this.active)];
     for (const n of names) {
       const { method } = this.record(n);
-      if (!method.canMerge) throw new Error(`Adapter "${n}" (method "${method.name}") cannot be merged into the base weights.`);
+      if (!method.canMerge) {
+        throw new Error(`Adapter "${n}" (method "${method.name}") cannot be merged into the base weights${method.cannotMergeReason === undefined ? "" : `: ${method.cannotMergeReason}`}.`);
+      }
     }
     return mergeWork(this.tunerLayers(), names);
   }
