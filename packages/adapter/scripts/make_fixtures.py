@@ -173,7 +173,7 @@ def make_case(out_dir, model_type, case, adapters, setup, gen):
             peft = os.path.join(d, "peft")
             os.makedirs(peft, exist_ok=True)
             write_json(os.path.join(peft, "adapter_config.json"), {
-                "peft_type": "BOTTLENECK", "task_type": "SEQ_CLS" if model_type == "bert" else "CAUSAL_LM",
+                "peft_type": "BOTTLENECK", "task_type": None if model_type == "bert" else "CAUSAL_LM",  # SEQ_CLS would add the classifier to modules_to_save
                 "base_model_name_or_path": None, "inference_mode": True, "modules_to_save": None, **cfg,
             })
             save_file({peft_key(model_type, k): v for k, v in state.items()}, os.path.join(peft, "adapter_model.safetensors"))

@@ -7,7 +7,7 @@
  * | model | mh_adapter (after attention) | output_adapter (after the FFN) | norm there |
  * |---|---|---|---|
  * | GPT-2 | `transformer.h.N.attn_residual` | `transformer.h.N.mlp_residual` | none (pre-LN) |
- * | LLaMA | `model.layers.N.self_attn_residual` | `model.layers.N.mlp_residual` | none (pre-RMSNorm) |
+ * | LLaMA (and Mistral, Qwen2/3, Gemma 2/3, Phi-3) | `model.layers.N.self_attn_residual` | `model.layers.N.mlp_residual` | none (pre-RMSNorm) |
  * | BERT | `bert.encoder.layer.N.attention.output.residual` | `bert.encoder.layer.N.output.residual` | the post-LN `….LayerNorm` |
  *
  * AdapterHub keeps the same adapters at `transformer.h.N.attention_adapters` / `output_adapters` (GPT-2,
@@ -25,18 +25,17 @@ export interface ArchitectureMapping extends AdapterLocations {
   adapterHub: { mhAdapter: string; outputAdapter: string } | null;
 }
 
+/** The LLaMA-style decoder layer of @peftjs/models (`model.layers.N`), shared by its decoder families. */
+const DECODER = { layers: "model.layers", mhAdapter: "self_attn_residual", outputAdapter: "mlp_residual" } as const;
+/** AdapterHub's `LlamaDecoderLayerWithAdapters` / `MistralDecoderLayerWithAdapters`: `attention_adapters`, `output_adapters`. */
+const HUB_DECODER = { mhAdapter: "attention_adapters", outputAdapter: "output_adapters" } as const;
+
 export const ARCHITECTURES: Readonly<Record<string, ArchitectureMapping>> = {
   gpt2: {
     layers: "transformer.h",
     mhAdapter: "attn_residual",
     outputAdapter: "mlp_residual",
-    adapterHub: { mhAdapter: "attention_adapters", outputAdapter: "output_adapters" },
-  },
-  llama: {
-    layers: "model.layers",
-    mhAdapter: "self_attn_residual",
-    outputAdapter: "mlp_residual",
-    adapterHub: { mhAdapter: "attention_adapters", outputAdapter: "output_adapters" },
+    adapterHub: HUB_DECODER,
   },
   bert: {
     layers: "bert.encoder.layer",
@@ -44,6 +43,17 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureMapping>> = {
     outputAdapter: "output.residual",
     adapterHub: { mhAdapter: "attention.output", outputAdapter: "output" },
   },
+  llama: { ...DECODER, adapterHub: HUB_DECODER },
+  mistral: { ...DECODER, adapterHub: HUB_DECODER },
+  // Families AdapterHub reaches only through its plugin interface (forward hooks on o_proj, a different
+  // placement), so there is no AdapterHub format to import for them; the adapters sit at the same residual
+  // connections as in LLaMA. Gemma 2/3 norm the sublayer output before that residual add: the adapter sees the
+  // normed output, as the block's residual does.
+  qwen2: { ...DECODER, adapterHub: null },
+  qwen3: { ...DECODER, adapterHub: null },
+  gemma2: { ...DECODER, adapterHub: null },
+  gemma3_text: { ...DECODER, adapterHub: null },
+  phi3: { ...DECODER, adapterHub: null },
 };
 
 export type LocationKey = "mhAdapter" | "outputAdapter";
