@@ -4,8 +4,8 @@ import { defaultPresetName, resolvePreset } from "./presets.js";
 
 describe("bench methods and presets", () => {
   it("full fine-tuning first, then every registered method's stated variants", () => {
-    expect(allVariants().map((v) => v.name)).toEqual(["full", "lora", "rslora", "dora"]);
-    expect(registry.methods.map((m) => m.name)).toEqual(["lora"]);
+    expect(allVariants().map((v) => v.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn"]);
+    expect(registry.methods.map((m) => m.name)).toEqual(["lora", "bottleneck"]);
     expect(selectVariants(["dora", "full"]).map((v) => v.name)).toEqual(["full", "dora"]);
     expect(() => selectVariants(["lora", "ia3"])).toThrow(/unknown method\(s\) "ia3"; available: full, lora, rslora, dora/);
   });
@@ -16,6 +16,13 @@ describe("bench methods and presets", () => {
     expect(rslora).toMatchObject({ r: 8, loraAlpha: 16, useRslora: true, useDora: false });
     expect(dora).toMatchObject({ r: 8, loraAlpha: 16, useRslora: false, useDora: true });
     expect(() => adapterSpec(selectVariants(["full"])[0]!)).toThrow(/full fine-tuning, which has no adapter/);
+  });
+
+  it("the bottleneck variants are AdapterHub's presets", () => {
+    const [houlsby, pfeiffer, parBn] = ["houlsby", "pfeiffer", "par_bn"].map((n) => adapterSpec(selectVariants([n])[0]!).config as unknown as Record<string, unknown>);
+    expect(houlsby).toMatchObject({ peftType: "BOTTLENECK", mhAdapter: true, outputAdapter: true, reductionFactor: 16, nonLinearity: "swish" });
+    expect(pfeiffer).toMatchObject({ mhAdapter: false, outputAdapter: true, reductionFactor: 16, nonLinearity: "relu", originalLnBefore: true });
+    expect(parBn).toMatchObject({ isParallel: true, reductionFactor: 2, scaling: 4, initWeights: "mam_adapter" });
   });
 
   it("presets: tiny on cpu/wasm, GPT-2 small's shape on a GPU; command-line overrides win", () => {

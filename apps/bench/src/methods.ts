@@ -7,6 +7,7 @@
 import { createRegistry } from "@peftjs/core";
 import type { AdapterSpec, Method, MethodRegistry } from "@peftjs/core";
 import { loraMethod } from "@peftjs/lora";
+import { bottleneckMethod } from "@peftjs/adapter";
 
 export interface BenchVariant {
   /** Unique, lowercase: the `--methods` name and the row key. */
@@ -40,6 +41,15 @@ const METHOD_PACKAGES: MethodPackage[] = [
       { name: "lora", label: "LoRA", method: "lora", options: LORA_OPTIONS, learningRate: 2e-3, describe: `${LORA_WORDS}; scaling α/r = 2` },
       { name: "rslora", label: "rsLoRA", method: "lora", options: { ...LORA_OPTIONS, useRslora: true }, learningRate: 2e-3, describe: `${LORA_WORDS}, useRslora; scaling α/√r ≈ 5.66` },
       { name: "dora", label: "DoRA", method: "lora", options: { ...LORA_OPTIONS, useDora: true }, learningRate: 2e-3, describe: `${LORA_WORDS}, useDora (learned magnitude per output feature)` },
+    ],
+  },
+  {
+    // AdapterHub's presets with their own defaults (reduction factor, non-linearity, init, scaling).
+    method: bottleneckMethod,
+    variants: [
+      { name: "houlsby", label: "Houlsby adapter", method: "bottleneck", options: { preset: "houlsby" }, learningRate: 2e-3, describe: "AdapterHub double_seq_bn: after attention and after the FFN, reduction 16, swish" },
+      { name: "pfeiffer", label: "Pfeiffer adapter", method: "bottleneck", options: { preset: "pfeiffer" }, learningRate: 2e-3, describe: "AdapterHub seq_bn: after the FFN, reduction 16, relu" },
+      { name: "par_bn", label: "parallel adapter", method: "bottleneck", options: { preset: "par_bn" }, learningRate: 2e-3, describe: "AdapterHub par_bn: beside the FFN, reduction 2, relu, scaling 4, up-projection starting at zero" },
     ],
   },
 ];

@@ -86,7 +86,8 @@ export function checkAdapterHubFits(hub: Pick<AdapterHubImport, "name" | "modelT
  */
 export async function readAdapterHubAdapter(dir: string, options: { model?: Module } = {}): Promise<AdapterHubImport> {
   const { readFile, access } = await import("node:fs/promises");
-  const { join } = await import("node:path");
+  const path = await import("node:path");
+  const join = (...parts: string[]): string => path.join(...parts);
   const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
   if (!(await exists(join(dir, ADAPTERHUB_WEIGHTS_NAME)))) {
     const pickle = await exists(join(dir, ADAPTERHUB_PICKLE_WEIGHTS_NAME));

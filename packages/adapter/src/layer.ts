@@ -138,7 +138,7 @@ export class BottleneckLayer extends BaseTunerLayer<BottleneckLayerSettings> {
 
   /** Rows grouped by adapter name, each group run as Stack(name) (or the base), then put back in row order. */
   private mixedBatch(h: Tensor, residual: Tensor, layerNorm: NormModule | null, rows: readonly string[], adapters: Map<string, BottleneckAdapter>): Tensor {
-    const batch = h.shape[0]!;
+    const batch = h.shape[0];
     if (rows.length !== batch) {
       throw new Error(`bottleneck mixed batch: ${rows.length} adapter names for a batch of ${batch} rows; pass one name per row ("${BASE_ADAPTER_NAME}" for none).`);
     }

@@ -46,7 +46,7 @@ async function viaAdapterHub(f: AdapterFixture): Promise<PeftModel<PreTrainedMod
 describe("bottleneck adapters vs the PyTorch port of AdapterHub", () => {
   for (const f of adapterFixtures()) {
     it(`${f.model_type} ${f.case}: AdapterHub import${existsSync(`${f.dir}/peft`) ? " and PEFT layout" : ""} give the reference logits`, async () => {
-      const ref = (f.logits as unknown[]).flat(Infinity) as number[];
+      const ref = (f.logits).flat(Infinity) as number[];
       const plain = await loadPretrained(`${BASES}${f.model_type}`);
       // The adapters matter: the base model's logits are far from the reference.
       expect(relativeError(logitsOf(plain, f), ref)).toBeGreaterThan(1e-2);

@@ -104,7 +104,8 @@ export async function timingOf(v: BenchVariant, ctx: TimingContext): Promise<Tim
       const peft = tuned.peft;
       inferenceUnmergedMs = await latencyPair(peft, b1, b8, t.inferenceReps);
       const probe = mergeProbe(tuned);
-      if (peft.tunerLayers().every(([, l]) => typeof l.merge === "function") && probe !== null) {
+      // Methods that cannot merge (bottleneck adapters: a non-linearity between the projections) say so in their `canMerge`.
+      if (peft.adapterNames().every((n) => peft.methodOf(n).canMerge) && probe !== null) {
         const times = await mergeTimes(peft, probe, t.mergeReps);
         peft.eval();
         const unmerged = (): Tensor => peft.forward({ inputIds: b1 }).logits;
