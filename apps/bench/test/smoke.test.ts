@@ -22,7 +22,7 @@ describe("bench smoke run", () => {
 
     const json = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as BenchResults;
     expect(validate(json)).toEqual([]);
-    expect(json.methods.map((m) => m.name)).toEqual(["full", "lora", "rslora", "dora"]);
+    expect(json.methods.map((m) => m.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn"]);
     for (const m of json.methods) {
       expect(m.error).toBeNull();
       expect(m.quality).not.toBeNull();
@@ -34,8 +34,14 @@ describe("bench smoke run", () => {
     expect(full.inferenceMergedMs).toBeNull();
     for (const m of json.methods.slice(1)) {
       expect(m.trainable!.percent).toBeLessThan(100);
-      expect(m.merge!.maxAbsLogitDiff).toBeLessThan(1e-4);
-      expect(m.peftConfig!.peft_type).toBe("LORA");
+      if (m.peftConfig!.peft_type === "LORA") {
+        expect(m.merge!.maxAbsLogitDiff).toBeLessThan(1e-4);
+      } else {
+        // Bottleneck adapters cannot merge (canMerge false): no merge figures.
+        expect(m.peftConfig!.peft_type).toBe("BOTTLENECK");
+        expect(m.merge).toBeNull();
+        expect(m.inferenceMergedMs).toBeNull();
+      }
     }
     const losses = json.methods.map((m) => m.quality!.heldOutLoss);
     expect(new Set(losses).size).toBeGreaterThan(1);
