@@ -147,8 +147,9 @@ export function getPatternValue(pattern: Record<string, number> | null, path: st
 
 function normaliseLayers(layers: TargetSelection["layersToTransform"] | undefined): number[] | null {
   if (layers === null || layers === undefined) return null;
-  if (typeof layers !== "number" && !Array.isArray(layers)) {
-    throw new Error(`layersToTransform must be a layer index or a list of layer indices (e.g. [0, 1]); got ${show(layers)}.`);
+  const raw: unknown = layers; // a parsed config may hold anything here
+  if (typeof raw !== "number" && !Array.isArray(raw)) {
+    throw new Error(`layersToTransform must be a layer index or a list of layer indices (e.g. [0, 1]); got ${show(raw)}.`);
   }
   const list = typeof layers === "number" ? [layers] : layers;
   // PEFT: an empty list means "no layer filter".
