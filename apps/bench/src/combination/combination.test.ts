@@ -6,7 +6,7 @@ import { PRESETS } from "../presets.js";
 import { runCombination } from "./combination.js";
 
 describe("combination section (smoke shape, no peer)", () => {
-  it("times every combination type; cat and the single adapter are exact; reports are written", async () => {
+  it("times every combination type; cat and the single adapter are exact; reports are written", { timeout: 120_000 }, async () => {
     const out = await mkdtemp(join(tmpdir(), "bench-combination-"));
     try {
       const shape = { ...PRESETS.smoke.timing.model, vocabSize: 64 };
