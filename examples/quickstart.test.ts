@@ -11,6 +11,13 @@ describe("README quick start", () => {
     expect(readme).toContain("```ts\n" + code + "```");
   });
 
+  it("the plain-Node quickstart is the README's js block (CI runs that block against the packed tarballs)", async () => {
+    const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
+    const code = await readFile(new URL("./quickstart.mjs", import.meta.url), "utf8");
+    expect(code.startsWith("// quickstart.mjs")).toBe(true);
+    expect(readme).toContain("```js\n" + code + "```");
+  });
+
   it("runs: the loss falls and a PEFT adapter folder is written", async () => {
     const dir = await mkdtemp(join(tmpdir(), "peftjs-quickstart-"));
     try {
