@@ -15,6 +15,11 @@ describe("CLI arguments", () => {
     expect(parseArgs(["--preset", "small"]).preset).toBe("small");
   });
 
+  it("accepts a bare -- (pnpm bench -- --out x)", () => {
+    expect(parseArgs(["--", "--out", "x"])).toEqual({ ...defaultOptions(), out: "x" });
+    expect(parseArgs(["--smoke", "--", "--backend", "cpu"]).backend).toBe("cpu");
+  });
+
   it("rejects unknown options, missing values and bad numbers with the fix", () => {
     expect(() => parseArgs(["--step", "3"])).toThrow(/Unknown option "--step".*--steps/);
     expect(() => parseArgs(["--steps"])).toThrow(/--steps needs a value/);

@@ -32,7 +32,7 @@ export interface CliOptions {
   python: string;
   /** Accept a software WebGPU adapter (lavapipe, SwiftShader): tests the WebGPU path without a GPU; never GPU figures. */
   allowSoftwareAdapter: boolean;
-  /** null = progress bars when stderr is a TTY. */
+  /** true: bars; false: phase lines only; null: bars when stderr is a TTY, else phase lines plus a progress line every few seconds. */
   progress: boolean | null;
   help: boolean;
 }
@@ -97,7 +97,7 @@ const OPTIONS: OptionSpec[] = [
     apply: (o) => (o.allowSoftwareAdapter = true),
   },
   { name: "progress", value: null, help: "force progress bars on", apply: (o) => (o.progress = true) },
-  { name: "no-progress", value: null, help: "no progress bars (phase lines only)", apply: (o) => (o.progress = false) },
+  { name: "no-progress", value: null, help: "phase lines only (default without a terminal: also a progress line every 10 s)", apply: (o) => (o.progress = false) },
   { name: "help", value: null, help: "this text", apply: (o) => (o.help = true) },
 ];
 
@@ -132,6 +132,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       o.help = true;
       continue;
     }
+    // `pnpm bench -- --out x` (the npm habit) passes the separator through; the bench takes no positional
+    // arguments, so a bare `--` means nothing and is skipped.
+    if (arg === "--") continue;
     if (!arg.startsWith("--")) throw new Error(`Unexpected argument "${arg}": options start with "--"; see --help.`);
     const eq = arg.indexOf("=");
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
@@ -161,7 +164,7 @@ export function usage(): string {
     return `${left.padEnd(26)} ${s.help}`;
   });
   return [
-    "Usage: pnpm bench [options]",
+    "Usage: pnpm bench [options]   (a bare -- before the options is accepted: pnpm bench -- --out dir)",
     "",
     "Compares full fine-tuning and every registered PEFT method on one model and dataset:",
     "trainable parameters, step time, memory, held-out quality, inference and merge latency.",

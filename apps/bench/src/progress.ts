@@ -1,7 +1,10 @@
 /**
- * Progress on stderr: a line per phase always; a redrawn `\r` bar for long phases only when bars are
- * enabled (by default when stderr is a TTY), so logs and CI output stay one line per phase.
+ * Progress on stderr: a line per phase always. Inside a long phase, `"bars"` redraws a `\r` bar (the
+ * default on a TTY); `"lines"` (the default when stderr is not a terminal: CI logs, `2> file`) writes a
+ * plain progress line at most every `intervalMs` (10 s), so a slow phase is never silent for long;
+ * `"off"` writes phase lines only.
  */
+export type ProgressMode = "bars" | "lines" | "off";
 export interface ProgressSink {
   write(s: string): void;
 }
@@ -13,18 +16,29 @@ export class Progress {
   private lastDraw = 0;
   private readonly start: number;
 
+  private readonly bars: boolean;
+  private lastLine: number;
+
   constructor(
-    private readonly bars: boolean,
+    private readonly mode: ProgressMode,
     private readonly out: ProgressSink = process.stderr,
     private readonly now: () => number = () => Date.now(),
+    private readonly intervalMs = 10_000,
   ) {
+    this.bars = mode === "bars";
     this.start = now();
+    this.lastLine = this.start;
   }
 
   /** A phase line: "[  12.3s] quality · lora". */
   phase(text: string): void {
     this.clearBar();
-    this.out.write(`[${((this.now() - this.start) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
+    this.line(text);
+  }
+
+  private line(text: string): void {
+    this.lastLine = this.now();
+    this.out.write(`[${((this.lastLine - this.start) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
   }
 
   /** Starts a bar of `total` ticks (no output when bars are off). */
@@ -39,6 +53,9 @@ export class Progress {
   tick(n = 1, detail = ""): void {
     if (this.barLabel === null) return;
     this.done = Math.min(this.total, this.done + n);
+    if (this.mode === "lines" && this.now() - this.lastLine >= this.intervalMs) {
+      this.line(`  ${this.barLabel}: ${this.done}/${this.total}${detail === "" ? "" : ` ${detail}`}`);
+    }
     this.draw(this.done === this.total, detail);
   }
 

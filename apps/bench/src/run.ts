@@ -101,7 +101,7 @@ function emptyResult(v: BenchVariant): MethodResult {
 
 export async function runBench(o: CliOptions, argv: readonly string[] = []): Promise<RunOutcome> {
   const started = performance.now();
-  const progress = new Progress(o.progress ?? Boolean(process.stderr.isTTY));
+  const progress = new Progress(o.progress === true ? "bars" : o.progress === false ? "off" : process.stderr.isTTY ? "bars" : "lines");
   const notes: string[] = [];
   const warnings = new Set<string>();
   const warn = (m: string): void => {

@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { renderMarkdown, markdownTable } from "./markdown.js";
 import { renderHtml } from "./html.js";
 import { renderConsole, textTable } from "./console.js";
-import { barChart, logTicks, scatterChart } from "./svg.js";
+import { barChart, logTicks, placeLabels, scatterChart, textWidth } from "./svg.js";
 import { sampleBenchResults } from "../../test/sample-results.js";
 import type { PeerResults } from "../results.js";
 
@@ -84,5 +84,32 @@ describe("reports", () => {
     expect(xs[1]).toBeCloseTo(60 + (2.2 / 2.4) * 580, 0);
     // 1-2-5 ticks between 10^-1.2 and 10^0.5: 0.1, 0.2, 0.5, 1, 2
     expect(logTicks(-1.2, 0.5).map((v) => Number(Math.pow(10, v).toPrecision(6)))).toEqual([0.1, 0.2, 0.5, 1, 2]);
+  });
+
+  it("scatter labels never overlap each other or a dot, even for near or equal points (LoRA vs DoRA)", () => {
+    const plot = { left: 60, top: 30, right: 640, bottom: 275 };
+    const sets = [
+      // LoRA 0.94% / 31.0%, DoRA 1.00% / 31.4% land a few pixels apart; rsLoRA shares LoRA's x.
+      [{ x: 400, y: 150, text: "LoRA r=8, α=16" }, { x: 404, y: 147, text: "DoRA" }, { x: 400, y: 120, text: "rsLoRA" }, { x: 630, y: 40, text: "full fine-tuning" }, { x: 70, y: 270, text: "base" }],
+      // Every point in one spot.
+      Array.from({ length: 5 }, (_, i) => ({ x: 300, y: 150, text: `method ${i}` })),
+    ];
+    for (const points of sets) {
+      const boxes = placeLabels(points, plot);
+      for (let i = 0; i < boxes.length; i++) {
+        const a = boxes[i]!;
+        expect(a.w).toBe(textWidth(points[i]!.text));
+        for (let j = 0; j < boxes.length; j++) {
+          const b = boxes[j]!;
+          if (i !== j) expect(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h, `labels ${i} and ${j} overlap`).toBe(false);
+          const d = points[j]!;
+          expect(a.x < d.x + 6 && d.x - 6 < a.x + a.w && a.y < d.y + 6 && d.y - 6 < a.y + a.h, `label ${i} covers dot ${j}`).toBe(false);
+        }
+        expect(a.x >= plot.left && a.x + a.w <= plot.right && a.y >= plot.top && a.y + a.h <= plot.bottom).toBe(true);
+      }
+    }
+    // The old placement (every label just above-right of its point) overlapped on the first set.
+    const naive = sets[0]!.slice(0, 2).map((p) => ({ x: p.x + 8, y: p.y - 18, w: textWidth(p.text), h: 15 }));
+    expect(naive[0]!.x < naive[1]!.x + naive[1]!.w && naive[1]!.x < naive[0]!.x + naive[0]!.w && naive[0]!.y < naive[1]!.y + 15 && naive[1]!.y < naive[0]!.y + 15).toBe(true);
   });
 });

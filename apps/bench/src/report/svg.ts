@@ -145,14 +145,77 @@ export function scatterChart(spec: ScatterSpec): string {
     parts.push(`<text x="${left - 4}" y="${(Y + 4).toFixed(1)}" ${FONT} text-anchor="end" fill="#555">${escapeXml(spec.formatY(yv))}</text>`);
     parts.push(`<path d="M${left} ${Y.toFixed(1)}H${width - right}" stroke="#eee"/>`);
   }
+  const centres = pts.map((p) => ({ x: px(p.x), y: py(p.y) }));
+  const labels = placeLabels(
+    centres.map((c, i) => ({ ...c, text: pts[i]!.label })),
+    { left, top, right: width - right, bottom: height - bottom },
+  );
   pts.forEach((p, i) => {
     const color = PALETTE[i % PALETTE.length]!;
-    const X = px(p.x);
-    const Y = py(p.y);
+    const { x: X, y: Y } = centres[i]!;
     parts.push(`<circle cx="${X.toFixed(1)}" cy="${Y.toFixed(1)}" r="5" fill="${color}"><title>${escapeXml(`${p.label}: ${spec.formatX(p.x)}, ${spec.formatY(p.y)}`)}</title></circle>`);
-    const anchor = X > width - 120 ? "end" : "start";
-    parts.push(`<text x="${(X + (anchor === "end" ? -8 : 8)).toFixed(1)}" y="${(Y - 6).toFixed(1)}" ${FONT} text-anchor="${anchor}">${escapeXml(p.label)}</text>`);
+  });
+  labels.forEach((b, i) => {
+    const { x: X, y: Y } = centres[i]!;
+    // A label pushed away from its point gets a leader line, so it still reads as that point's.
+    if (b.leader) parts.push(`<path d="M${X.toFixed(1)} ${Y.toFixed(1)}L${b.anchorX.toFixed(1)} ${(b.y + b.h / 2).toFixed(1)}" stroke="#888" stroke-width="0.75"/>`);
+    parts.push(`<text x="${b.textX.toFixed(1)}" y="${(b.y + b.h - 3).toFixed(1)}" ${FONT} text-anchor="${b.anchor}">${escapeXml(pts[i]!.label)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("\n");
+}
+
+/** A label's box in SVG units (y down), where its text is drawn, and whether it needs a leader line. */
+export interface LabelBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  anchor: "start" | "end";
+  textX: number;
+  /** Where a leader line meets the box (its edge nearest the point). */
+  anchorX: number;
+  leader: boolean;
+}
+
+/** Width of `text` at the charts' 12px system-ui, a slight overestimate (so estimated boxes never undercount). */
+export function textWidth(text: string): number {
+  return 7.2 * [...text].length + 2;
+}
+
+const LABEL_H = 15;
+const DOT_R = 5;
+
+function overlaps(a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/**
+ * Places one label per point so that no two labels overlap each other or any point's dot, inside `plot`:
+ * greedy, in the points' order, trying the usual spots around the point first (right/left, above/below),
+ * then the same spots stepped further up and down; a label that had to move away gets a leader line.
+ */
+export function placeLabels(points: readonly { x: number; y: number; text: string }[], plot: { left: number; top: number; right: number; bottom: number }): LabelBox[] {
+  const dots = points.map((p) => ({ x: p.x - DOT_R - 1, y: p.y - DOT_R - 1, w: 2 * DOT_R + 2, h: 2 * DOT_R + 2 }));
+  const placed: LabelBox[] = [];
+  for (const p of points) {
+    const w = textWidth(p.text);
+    const candidates: LabelBox[] = [];
+    for (let step = 0; step < 40; step++) {
+      for (const dir of [-1, 1]) {
+        // Above: the box ends just over the point; below: it starts just under it; each step one line further.
+        const dy = dir < 0 ? -LABEL_H - 1 - step * (LABEL_H + 1) : 1 + step * (LABEL_H + 1);
+        for (const side of ["start", "end"] as const) {
+          const x = side === "start" ? p.x + 8 : p.x - 8 - w;
+          const y = p.y + dy;
+          candidates.push({ x, y, w, h: LABEL_H, anchor: side, textX: side === "start" ? x : x + w, anchorX: side === "start" ? x : x + w, leader: step > 0 });
+        }
+      }
+    }
+    const inside = (b: LabelBox): boolean => b.x >= plot.left + 2 && b.x + b.w <= plot.right - 2 && b.y >= plot.top + 1 && b.y + b.h <= plot.bottom - 1;
+    const free = (b: LabelBox): boolean => !placed.some((o) => overlaps(b, o)) && !dots.some((d) => overlaps(b, d));
+    const best = candidates.find((b) => inside(b) && free(b)) ?? candidates.find(free) ?? candidates[0]!;
+    placed.push(best);
+  }
+  return placed;
 }
