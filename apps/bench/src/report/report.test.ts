@@ -4,7 +4,9 @@ import { renderHtml } from "./html.js";
 import { renderConsole, textTable } from "./console.js";
 import { barChart, logTicks, placeLabels, scatterChart, textWidth } from "./svg.js";
 import { sampleBenchResults } from "../../test/sample-results.js";
-import type { PeerResults } from "../results.js";
+import type { BenchResults, PeerResults } from "../results.js";
+import { qualityTable } from "./tables.js";
+import { readFileSync } from "node:fs";
 
 const summary = (median: number) => ({ n: 3, median, p10: median * 0.9, p90: median * 1.1, mean: median, min: median * 0.8, max: median * 1.2 });
 
@@ -43,7 +45,7 @@ describe("reports", () => {
     expect(md).toContain("- **card**: NVIDIA H100 80GB HBM3, driver 580.1, 81559 MiB");
     expect(md).toContain("## Training step");
     expect(md).toMatch(/\| LoRA \| 2\.00 ms \| 1\.20 \| 2\.80 \| 40\.0 ms \| 8000 \| 4\.00 KiB \| – \| 0 \|/);
-    expect(md).toMatch(/\| base \(no adaptation\) \| 0% \| 2\.4000 \| 20\.0% \|/);
+    expect(md).toMatch(/\| base \(no adaptation\) \| 2\.4000 \| 20\.0% \|/);
     expect(md).toContain("## Adapter combination");
     expect(md).toContain("Peer unavailable: python3 lacks torch");
   });
@@ -111,5 +113,19 @@ describe("reports", () => {
     // The old placement (every label just above-right of its point) overlapped on the first set.
     const naive = sets[0]!.slice(0, 2).map((p) => ({ x: p.x + 8, y: p.y - 18, w: textWidth(p.text), h: 15 }));
     expect(naive[0]!.x < naive[1]!.x + naive[1]!.w && naive[1]!.x < naive[0]!.x + naive[0]!.w && naive[0]!.y < naive[1]!.y + 15 && naive[1]!.y < naive[0]!.y + 15).toBe(true);
+  });
+
+  it("every quality column tells the methods apart on the committed default-preset runs (wasm tiny, H100 GPU)", () => {
+    for (const dir of ["2026-12-01-wasm-tiny", "2026-11-27-h100-r2"]) {
+      const r = JSON.parse(readFileSync(new URL(`../../results/${dir}/results.json`, import.meta.url), "utf8")) as BenchResults;
+      const t = qualityTable(r);
+      expect(t.headers).not.toContain("exact match");
+      const methodRows = t.rows.slice(1); // row 0 is the base model
+      expect(methodRows).toHaveLength(4);
+      for (let c = 1; c < t.headers.length; c++) {
+        const cells = methodRows.map((row) => row[c]);
+        expect(new Set(cells).size, `${dir}: column "${t.headers[c]}" reads ${cells.join(", ")}`).toBe(cells.length);
+      }
+    }
   });
 });

@@ -75,15 +75,16 @@ export function qualityTable(r: BenchResults): Table {
       // Exact match (the whole answer right) is in results.json only: at these budgets it is 0% for every
       // method on the default presets, so as a column it would compare nothing.
       "Exact match (whole answer right) is in results.json.",
-    headers: ["method", "trainable %", "held-out loss", "accuracy", "train loss (last 10%)", "time"],
-    align: ["l", "r", "r", "r", "r", "r"],
+    // Only columns that tell the methods apart (trainable % is the same for LoRA and rsLoRA; it is in the
+    // configuration table and on the chart's x axis).
+    headers: ["method", "held-out loss", "accuracy", "train loss (last 10%)", "time"],
+    align: ["l", "r", "r", "r", "r"],
     rows: [
-      ["base (no adaptation)", "0%", formatFixed(base.heldOutLoss, 4), formatPercent(100 * base.heldOutAccuracy), dash, dash],
+      ["base (no adaptation)", formatFixed(base.heldOutLoss, 4), formatPercent(100 * base.heldOutAccuracy), dash, dash],
       ...r.methods.map((m) => {
         const qr = m.quality;
-        if (qr === null) return row(m, Array<string>(5).fill(dash));
+        if (qr === null) return row(m, Array<string>(4).fill(dash));
         return row(m, [
-          formatPercent(qr.trainable.percent),
           formatFixed(qr.heldOutLoss, 4),
           formatPercent(100 * qr.heldOutAccuracy),
           formatFixed(qr.finalTrainLoss, 4),
