@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a user gets from the registry, checked before it is there: packs every package (scripts/pack.sh),
-# lints each tarball (publint, @arethetypeswrong/cli with the ESM-only profile), installs the tarballs with
+# checks that no tarball ships tests, lints each (publint, @arethetypeswrong/cli with the ESM-only profile), installs the tarballs with
 # plain npm into an empty project outside the workspace (no source condition, no pnpm), and runs the
 # README's plain-Node quickstart there. Fails on any banner, warning or stderr output.
 # Usage: bash scripts/tarball-smoke.sh   (root script: `pnpm check:tarballs`; CI runs it)
@@ -12,6 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 bash scripts/pack.sh "$tmp/tarballs" >/dev/null
 for t in "$tmp"/tarballs/*.tgz; do
   name="$(basename "$t")"
+  # `files` ships no tests: no *.test.*, __tests__/ or testing/ helpers in any tarball.
+  if tar tzf "$t" | grep -E '\.test\.|/__tests__/|/testing/' >"$tmp/tests.txt"; then cat "$tmp/tests.txt"; echo "$name ships test files (above): exclude them in package.json files and tsconfig.build.json"; exit 1; fi
   pnpm exec publint run "$t" --strict --level suggestion >"$tmp/publint.txt" 2>&1 || { cat "$tmp/publint.txt"; echo "publint: $name has problems (above)"; exit 1; }
   grep -q "All good" "$tmp/publint.txt" || { cat "$tmp/publint.txt"; echo "publint: $name is not clean (above)"; exit 1; }
   pnpm exec attw "$t" --profile esm-only --quiet || { pnpm exec attw "$t" --profile esm-only --format table || true; echo "attw: $name has problems (above)"; exit 1; }
