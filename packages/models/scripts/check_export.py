@@ -7,8 +7,13 @@ DIR is what `packages/models/scripts/export-for-check.ts DIR` wrote: one folder 
 our TypeScript code computed, in the same format as make_fixtures.py writes). Each folder is loaded with
 `AutoModelFor...from_pretrained` (float32, eager attention, CPU); the loading must report no missing,
 unexpected or mismatched keys; every case's logits and loss must match with relative error
-max|ours - theirs| / max|theirs| <= 1e-4; greedy generation (when present) must give the same tokens.
-Prints a table and exits 1 on any failure.
+max|ours - theirs| / max|theirs| <= 1e-4; greedy generation (when present) must give the same tokens,
+with the KV cache and, where expected.json has "tokens_no_cache", without it (use_cache=False); an entry
+may carry a left-padding "attention_mask". Generation runs on a freshly loaded model (transformers'
+dynamic RoPE keeps state between calls). Prints a table and exits 1 on any failure.
+
+Run here with the CPU venv (no GPU this session; same versions as the GPU host: torch 2.13, transformers
+5.17): /work/pyref/bin/python packages/models/scripts/check_export.py DIR
 """
 
 import json
@@ -34,7 +39,7 @@ def load(path):
     config = AutoConfig.from_pretrained(path)
     if config.model_type == "bert":
         auto = AutoModelForSequenceClassification
-    elif config.model_type in ("gpt2", "llama"):
+    elif config.model_type in ("gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3"):
         auto = AutoModelForCausalLM
     else:
         raise SystemExit(f"{path}: unsupported model_type {config.model_type!r}")
@@ -86,18 +91,26 @@ def main():
             rows.append((name, case["name"], "ok" if ok else "FAIL", detail))
         for i, gen in enumerate(expected.get("generate", [])):
             input_ids = torch.tensor(gen["input_ids"])
-            with torch.no_grad():
-                tokens = model.generate(
-                    input_ids,
-                    attention_mask=torch.ones_like(input_ids),
-                    max_new_tokens=gen["max_new_tokens"],
-                    do_sample=False,
-                    eos_token_id=gen["eos_token_id"],
-                    pad_token_id=gen["eos_token_id"],
-                ).tolist()
-            ok = tokens == gen["tokens"]
-            failed = failed or not ok
-            rows.append((name, f"generate{i}", "ok" if ok else "FAIL", f"ours {gen['tokens']} theirs {tokens}"))
+            mask = torch.tensor(gen["attention_mask"]) if gen.get("attention_mask") is not None else torch.ones_like(input_ids)
+            pad = 0 if "tokens_no_cache" in gen else gen["eos_token_id"]
+            for key, use_cache in (("tokens", True), ("tokens_no_cache", False)):
+                if key not in gen:
+                    continue
+                fresh, _ = load(path)
+                with torch.no_grad():
+                    tokens = fresh.generate(
+                        input_ids,
+                        attention_mask=mask,
+                        max_new_tokens=gen["max_new_tokens"],
+                        do_sample=False,
+                        eos_token_id=gen["eos_token_id"],
+                        pad_token_id=pad,
+                        use_cache=use_cache,
+                    ).tolist()
+                ok = tokens == gen[key]
+                failed = failed or not ok
+                label = f"generate{i}" + ("" if use_cache else " no cache")
+                rows.append((name, label, "ok" if ok else "FAIL", f"ours {gen[key]} theirs {tokens}"))
     widths = [max(len(str(r[i])) for r in rows) for i in range(3)]
     for r in rows:
         print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")

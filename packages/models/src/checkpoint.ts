@@ -12,6 +12,7 @@ import type { LoggerOptions, PreTrainedModelLike, Tensor, Variable } from "@peft
 import { initNormal, withoutInit } from "./modules.js";
 import type * as NodeFsModule from "node:fs/promises";
 import type * as NodePathModule from "node:path";
+import { configJsonText } from "./config.js";
 import type { BaseModelConfig, JsonObject } from "./config.js";
 
 /** How one architecture is read from and written to a Hugging Face folder. */
@@ -246,7 +247,7 @@ export async function saveWithSpec<C extends BaseModelConfig, M extends PreTrain
   const tied = new Set(spec.tiedKeys(config));
   const state = new Map([...model.stateDict()].filter(([k]) => !tied.has(k)));
   const files: Record<string, Uint8Array | string | AsyncIterable<Uint8Array>> = {
-    "config.json": `${JSON.stringify(spec.configToJson(config), null, 2)}\n`,
+    "config.json": configJsonText(spec.configToJson(config)),
     "model.safetensors": safetensorsStream(state, { metadata: { format: "pt" } }),
   };
   let keepOtherFiles = options.keepOtherFiles ?? true;

@@ -113,3 +113,43 @@ export function baseConfigJson(config: BaseModelConfig, architecture: string): J
 export function definedOnly<T extends object>(overrides: T): Partial<T> {
   return Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/**
+ * config.json fields that transformers 5's strict config dataclasses type as `float` (a JSON `3` is an int
+ * there and fails validation: "Field 'final_logit_softcapping' expected float, got int"), plus the float
+ * entries of rope_parameters.
+ */
+const FLOAT_FIELDS = new Set([
+  "attn_logit_softcapping",
+  "final_logit_softcapping",
+  "initializer_range",
+  "layer_norm_eps",
+  "layer_norm_epsilon",
+  "rms_norm_eps",
+  "rope_theta",
+  "factor",
+  "attention_factor",
+]);
+
+/**
+ * `JSON.stringify(json, null, 2)`, except that whole numbers under the float fields are written as `3.0`
+ * (JavaScript has one number type; Python's json reads `3` as an int).
+ */
+export function configJsonText(json: JsonObject): string {
+  const write = (v: unknown, indent: string, float: boolean): string => {
+    if (typeof v === "number" && float && Number.isInteger(v)) return `${v}.0`;
+    if (Array.isArray(v)) {
+      if (v.length === 0) return "[]";
+      const inner = indent + "  ";
+      return `[\n${v.map((x) => inner + write(x, inner, float)).join(",\n")}\n${indent}]`;
+    }
+    if (typeof v === "object" && v !== null) {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      if (entries.length === 0) return "{}";
+      const inner = indent + "  ";
+      return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${write(x, inner, FLOAT_FIELDS.has(k))}`).join(",\n")}\n${indent}}`;
+    }
+    return JSON.stringify(v) ?? "null";
+  };
+  return `${write(json, "", false)}\n`;
+}
