@@ -95,6 +95,8 @@ export type { MethodRegistry } from "./peft/registry.js";
 export { matchTargets, getPatternValue, adaptableModules, NoMatchingTargetsError, ALL_LINEAR } from "./peft/targets.js";
 export type { MatchTargetsOptions } from "./peft/targets.js";
 export { defaultAdapterFileKey, defaultAdapterParamPath, collectAdapterState, PEFT_KEY_PREFIX } from "./peft/adapter-keys.js";
+export { LORA_TARGET_MODULES_BY_MODEL_TYPE, resolveTargetModules } from "./peft/default-targets.js";
+export type { TargetModulesDefault } from "./peft/default-targets.js";
 export { ModulesToSaveWrapper, cloneModule } from "./peft/modules-to-save.js";
 export {
   PEFT_VERSION,

@@ -142,7 +142,7 @@ describe("injectLora", () => {
   it("explains what to do when nothing matches or no default targets exist", () => {
     expect(() => inject({ targetModules: ["k_proj"] })).toThrow(NoMatchingTargetsError);
     expect(() => inject({ targetModules: ["k_proj"] })).toThrow(/Target modules \["k_proj"\] not found/);
-    expect(() => inject({})).toThrow(/targetModules is not set and there is no default for model type "toy"/);
+    expect(() => inject({})).toThrow(/targetModules is not set and PEFT has no default for model type "toy"/);
     expect(() => inject({ targetModules: ["ln"] })).toThrow(/cannot adapt/);
   });
 });

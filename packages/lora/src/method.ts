@@ -11,6 +11,8 @@ import {
   matchTargets,
   resolveLogger,
   tunerLayerInjection,
+  resolveTargetModules,
+  LORA_TARGET_MODULES_BY_MODEL_TYPE,
 } from "@peftjs/core";
 import type { InjectContext, Injection, Method, Module } from "@peftjs/core";
 import { fromPeftLoraConfig, parseLoraConfig, toPeftLoraConfig } from "./config.js";
@@ -20,49 +22,17 @@ import type { LoraLayerSettings } from "./layer.js";
 
 export const LORA_PREFIX = "lora_";
 
-/** PEFT `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`: targets used when `targetModules` is null. */
-export const DEFAULT_LORA_TARGETS: Readonly<Record<string, readonly string[]>> = {
-  gpt2: ["c_attn"],
-  gpt_bigcode: ["c_attn"],
-  bert: ["query", "value"],
-  roberta: ["query", "value"],
-  "xlm-roberta": ["query", "value"],
-  electra: ["query", "value"],
-  llama: ["q_proj", "v_proj"],
-  mistral: ["q_proj", "v_proj"],
-  qwen2: ["q_proj", "v_proj"],
-  qwen3: ["q_proj", "v_proj"],
-  gemma: ["q_proj", "v_proj"],
-  opt: ["q_proj", "v_proj"],
-  gpt_neo: ["q_proj", "v_proj"],
-  gptj: ["q_proj", "v_proj"],
-  phi: ["q_proj", "v_proj", "fc1", "fc2"],
-  t5: ["q", "v"],
-  bart: ["q_proj", "v_proj"],
-};
-
-function modelType(model: Module): string | null {
-  const config = (model as unknown as { config?: { modelType?: unknown } }).config;
-  return typeof config?.modelType === "string" ? config.modelType : null;
-}
+/** PEFT `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING` (core's table): targets used when `targetModules` is null. */
+export const DEFAULT_LORA_TARGETS = LORA_TARGET_MODULES_BY_MODEL_TYPE;
 
 function outputEmbeddingsPath(model: Module): string | null {
   const p = (model as unknown as { outputEmbeddingsPath?: unknown }).outputEmbeddingsPath;
   return typeof p === "string" ? p : null;
 }
 
-/** `targetModules`, filled from the model type when it is null (peft `LoraModel._prepare_adapter_config`). */
+/** `targetModules`, filled from the model type when it is null (peft `LoraModel._prepare_adapter_config`; core's copy of PEFT's table). */
 function resolveTargets(model: Module, config: LoraConfig): LoraConfig["targetModules"] {
-  if (config.targetModules !== null) return config.targetModules;
-  const type = modelType(model);
-  const defaults = type === null ? undefined : DEFAULT_LORA_TARGETS[type];
-  if (defaults === undefined) {
-    throw new Error(
-      `LoRA: targetModules is not set and there is no default for model type ${type === null ? "(unknown: the model has no config.modelType)" : `"${type}"`}. ` +
-        `Pass targetModules, e.g. lora({ targetModules: ["q_proj", "v_proj"] }) or "all-linear". Known defaults: ${Object.keys(DEFAULT_LORA_TARGETS).join(", ")}.`,
-    );
-  }
-  return [...defaults];
+  return resolveTargetModules(model, config.targetModules, "LoRA");
 }
 
 function canAdapt(m: Module): boolean {
