@@ -1,6 +1,9 @@
 import { defineProject } from "vitest/config";
 
+// See packages/lora/vitest.config.ts: the "@peftjs/source" condition must reach Vite's SSR resolver (here for
+// core's own "#platform" import, which maps to src/io/platform/node.ts under it).
 export default defineProject({
   resolve: { conditions: ["@peftjs/source"] },
+  ssr: { resolve: { conditions: ["@peftjs/source", "module", "node", "development|production"] } },
   test: { name: "@peftjs/core", include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
 });

@@ -70,6 +70,8 @@ export type { ReadSafetensorsFileOptions } from "./io/safetensors-file.js";
 export { UnsafeFileError, MAX_JSON_BYTES, openRegularFile, readFileSafely, readTextFileSafely } from "./io/safe-open.js";
 export type { SafeOpenOptions, OpenedFile } from "./io/safe-open.js";
 export { writeFileAtomic, writeDirAtomic } from "./io/atomic.js";
+export { nodeFileSystem } from "./io/node.js";
+export type { NodeFileSystem } from "./io/node.js";
 export type { FileContent, WriteDirOptions } from "./io/atomic.js";
 export {
   float32ToFloat16Bits,

@@ -7,11 +7,10 @@
  * What differs between architectures (legacy key names, tied weights, heads that may be newly
  * initialised) is described by an `ArchitectureSpec`; the models' files define theirs.
  */
-import { tf, isTunerLayer, readSafetensors, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
+import { tf, isTunerLayer, nodeFileSystem, readSafetensors, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
 import type { LoggerOptions, PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
 import { initNormal, withoutInit } from "./modules.js";
 import type * as NodeFsModule from "node:fs/promises";
-import type * as NodePathModule from "node:path";
 import { configJsonText } from "./config.js";
 import type { BaseModelConfig, JsonObject } from "./config.js";
 
@@ -48,16 +47,9 @@ export interface LoadPretrainedOptions extends LoggerOptions {
 }
 
 type NodeFs = typeof NodeFsModule;
-type NodePath = typeof NodePathModule;
 
-// Node's modules load on first use so that importing @peftjs/models in a browser does not fail.
-async function node(): Promise<{ fs: NodeFs; path: NodePath }> {
-  if (typeof process === "undefined" || typeof process.versions?.node !== "string") {
-    throw new Error("Loading and saving model folders needs Node.js (file system access).");
-  }
-  const [fs, path] = await Promise.all([import("node:fs/promises"), import("node:path")]);
-  return { fs, path };
-}
+// Through core's "#platform" seam: Node's fs in Node, an error naming the in-memory APIs in a browser build.
+const node = nodeFileSystem;
 
 async function exists(fs: NodeFs, file: string): Promise<boolean> {
   try {

@@ -4,6 +4,7 @@
  * Unigram, with the normalizers, pre-tokenizers, post-processors and decoders of the Rust library).
  */
 import { Tokenizer as TokenizerImpl } from "@huggingface/tokenizers";
+import { nodeFileSystem } from "@peftjs/core";
 import { readJsonFile } from "./checkpoint.js";
 import type { JsonObject } from "./config.js";
 
@@ -161,7 +162,7 @@ export class PretrainedTokenizer {
 
 /** Loads `tokenizer.json` (required) and `tokenizer_config.json` (optional) from a local folder. */
 export async function loadTokenizer(dir: string): Promise<PretrainedTokenizer> {
-  const [path, fs] = await Promise.all([import("node:path"), import("node:fs/promises")]);
+  const { fs, path } = await nodeFileSystem();
   const tokenizerJson = await readJsonFile(path.join(dir, "tokenizer.json"), "loadTokenizer");
   const configFile = path.join(dir, "tokenizer_config.json");
   let config: JsonObject = {};

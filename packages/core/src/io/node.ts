@@ -1,19 +1,15 @@
 /**
- * Node's `fs/promises` and `path`, loaded on first use rather than at import: `@peftjs/core` is also imported in
- * browsers, where only the in-memory functions (parseSafetensors, serializeSafetensors) can run.
+ * Node's `fs/promises` and `path` for core's file functions. They come through the package's `#platform`
+ * import (package.json `imports`): Node resolves it to `platform/node.ts`, browser bundlers to
+ * `platform/browser.ts`, whose `nodeFileSystem()` rejects with an error naming the in-memory APIs. So a
+ * browser bundle of `@peftjs/core` holds no Node built-in module.
  */
-import type * as NodeFsModule from "node:fs/promises";
-import type * as NodePathModule from "node:path";
+import { nodeFileSystem as platformFileSystem } from "#platform";
+import type { NodeFileSystem } from "./platform/types.js";
 
-export type NodeFs = typeof NodeFsModule;
-export type NodePath = typeof NodePathModule;
+export type { NodeFs, NodePath, NodeFileSystem } from "./platform/types.js";
 
-let loaded: Promise<{ fs: NodeFs; path: NodePath }> | undefined;
-
-export function nodeFileSystem(): Promise<{ fs: NodeFs; path: NodePath }> {
-  if (typeof process === "undefined" || typeof process.versions?.node !== "string") {
-    return Promise.reject(new Error("peftjs file I/O needs Node.js; in a browser use parseSafetensors / serializeSafetensors on bytes."));
-  }
-  loaded ??= Promise.all([import("node:fs/promises"), import("node:path")]).then(([fs, path]) => ({ fs, path }));
-  return loaded;
+/** Node's file system modules; rejects outside Node (browsers) with an error naming the in-memory alternative. */
+export function nodeFileSystem(): Promise<NodeFileSystem> {
+  return platformFileSystem();
 }

@@ -1,0 +1,17 @@
+/**
+ * The Node side of core's platform seam (package.json `imports` "#platform", condition `node`). Only this
+ * file imports Node's built-in modules; browsers and other non-Node bundles get `./browser.ts` instead, so
+ * `node:fs` never enters a browser bundle.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+
+import type { NodeFileSystem } from "./types.js";
+
+export const PLATFORM = "node";
+
+const nodeFs: NodeFileSystem = { fs, path };
+
+export function nodeFileSystem(): Promise<NodeFileSystem> {
+  return Promise.resolve(nodeFs);
+}
