@@ -72,6 +72,8 @@ export type { SafeOpenOptions, OpenedFile } from "./io/safe-open.js";
 export { writeFileAtomic, writeDirAtomic } from "./io/atomic.js";
 export { nodeFileSystem } from "./io/node.js";
 export type { NodeFileSystem } from "./io/node.js";
+export { readFileList, fileMapGet, fileMapEntries } from "./io/memory-files.js";
+export type { NamedBlob, FileMap } from "./io/memory-files.js";
 export type { FileContent, WriteDirOptions } from "./io/atomic.js";
 export {
   float32ToFloat16Bits,
@@ -111,6 +113,7 @@ export {
   toAdapterConfigJson,
   serializeAdapterConfig,
   parseAdapterConfig,
+  adapterFilesFromMap,
 } from "./peft/config-io.js";
 export type { CommonPeftConfig, ParsedAdapterConfig, AdapterFiles } from "./peft/config-io.js";
 export { PeftModel, getPeftModel } from "./peft/peft-model.js";

@@ -7,8 +7,9 @@
  * What differs between architectures (legacy key names, tied weights, heads that may be newly
  * initialised) is described by an `ArchitectureSpec`; the models' files define theirs.
  */
-import { tf, isTunerLayer, nodeFileSystem, readSafetensors, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
-import type { LoggerOptions, PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
+import { tf, isTunerLayer, nodeFileSystem, parseSafetensors, readSafetensors, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
+import type { FileMap, LoggerOptions, PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
+import { fileMapEntries, fileMapGet } from "@peftjs/core";
 import { initNormal, withoutInit } from "./modules.js";
 import type * as NodeFsModule from "node:fs/promises";
 import { configJsonText } from "./config.js";
@@ -72,14 +73,7 @@ export async function readJsonFile(file: string, what: string): Promise<JsonObje
     }
     throw error;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${what}: "${file}" is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${what}: "${file}" must hold a JSON object.`);
-  return json as JsonObject;
+  return parseJsonObject(text, file, what);
 }
 
 /** config.json of a model folder. */
@@ -103,7 +97,23 @@ export async function readModelWeights(dir: string): Promise<Map<string, Tensor>
       : "";
     throw new Error(`loadPretrained: neither "${single}" nor "${indexFile}" exists; a model folder needs its weights as safetensors.${hint}`);
   }
-  const index = await readJsonFile(indexFile, "loadPretrained");
+  const byShard = shardsOf(await readJsonFile(indexFile, "loadPretrained"), indexFile);
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const [shard, names] of byShard) {
+      const file = path.join(dir, shard);
+      if (!(await exists(fs, file))) throw new Error(`loadPretrained: shard "${file}" (listed in model.safetensors.index.json) not found.`);
+      for (const [name, t] of (await readSafetensors(file, { names })).tensors) tensors.set(name, t);
+    }
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
+  return tensors;
+}
+
+/** An index's `weight_map` as shard file → tensor names, every shard a plain file name in the same folder. */
+function shardsOf(index: JsonObject, indexFile: string): Map<string, string[]> {
   const weightMap = index.weight_map;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
     throw new Error(`loadPretrained: "${indexFile}" has no "weight_map" object (tensor name → shard file).`);
@@ -117,18 +127,7 @@ export async function readModelWeights(dir: string): Promise<Map<string, Tensor>
     names.push(name);
     byShard.set(shard, names);
   }
-  const tensors = new Map<string, Tensor>();
-  try {
-    for (const [shard, names] of byShard) {
-      const file = path.join(dir, shard);
-      if (!(await exists(fs, file))) throw new Error(`loadPretrained: shard "${file}" (listed in model.safetensors.index.json) not found.`);
-      for (const [name, t] of (await readSafetensors(file, { names })).tensors) tensors.set(name, t);
-    }
-  } catch (error) {
-    for (const t of tensors.values()) t.dispose();
-    throw error;
-  }
-  return tensors;
+  return byShard;
 }
 
 function preview(keys: string[]): string {
@@ -146,11 +145,98 @@ export async function loadWithSpec<C extends BaseModelConfig, M extends PreTrain
   const { path } = await node();
   const json = configJson ?? (await readModelConfigJson(dir));
   const configFile = path.join(dir, "config.json");
+  const config = checkedConfig(json, spec, configFile);
+  return buildWithSpec(spec, config, json, await readModelWeights(dir), dir, options);
+}
+
+/**
+ * `loadWithSpec` from files in memory (a browser's picked files, see core's `readFileList`): `config.json`
+ * and `model.safetensors`, or `model.safetensors.index.json` with its shards.
+ */
+export function loadWithSpecFromFiles<C extends BaseModelConfig, M extends PreTrainedModelLike>(
+  files: FileMap,
+  spec: ArchitectureSpec<C, M>,
+  options: LoadPretrainedOptions = {},
+  configJson?: JsonObject,
+): M {
+  const json = configJson ?? configJsonFromFiles(files);
+  const config = checkedConfig(json, spec, "config.json");
+  return buildWithSpec(spec, config, json, modelWeightsFromFiles(files), "the given files", options);
+}
+
+/** config.json from files in memory. */
+export function configJsonFromFiles(files: FileMap): JsonObject {
+  return parseJsonObject(requiredFile(files, "config.json", "a model folder's config"), "config.json", "loadPretrained");
+}
+
+/** Every tensor of `model.safetensors` (or the shards its index names) from files in memory. The caller owns them. */
+export function modelWeightsFromFiles(files: FileMap): Map<string, Tensor> {
+  const single = fileMapGet(files, "model.safetensors");
+  if (single !== undefined) return parseSafetensors(fileBytes(single)).tensors;
+  const index = fileMapGet(files, "model.safetensors.index.json");
+  if (index === undefined) {
+    const hint = fileMapGet(files, "pytorch_model.bin") !== undefined ? " The files hold pytorch_model.bin: convert it to safetensors in Python (model.save_pretrained(dir) writes model.safetensors)." : "";
+    throw new Error(`loadPretrained: neither model.safetensors nor model.safetensors.index.json is among the given files (${listNames(files)}).${hint}`);
+  }
+  const byShard = shardsOf(parseJsonObject(index, "model.safetensors.index.json", "loadPretrained"), "model.safetensors.index.json");
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const [shard, names] of byShard) {
+      const bytes = fileMapGet(files, shard);
+      if (bytes === undefined) throw new Error(`loadPretrained: shard "${shard}" (listed in model.safetensors.index.json) is not among the given files.`);
+      for (const [name, t] of parseSafetensors(fileBytes(bytes), { names }).tensors) tensors.set(name, t);
+    }
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
+  return tensors;
+}
+
+function fileBytes(content: Uint8Array | string): Uint8Array {
+  return typeof content === "string" ? new TextEncoder().encode(content) : content;
+}
+
+function requiredFile(files: FileMap, name: string, what: string): Uint8Array | string {
+  const content = fileMapGet(files, name);
+  if (content === undefined) throw new Error(`loadPretrained: ${name} (${what}) is not among the given files (${listNames(files)}).`);
+  return content;
+}
+
+function listNames(files: FileMap): string {
+  const names = fileMapEntries(files).map(([n]) => n);
+  return names.length === 0 ? "no files" : names.map((n) => `"${n}"`).join(", ");
+}
+
+/** Parses a JSON object from file contents, with errors naming the file. */
+export function parseJsonObject(content: Uint8Array | string, file: string, what: string): JsonObject {
+  const text = typeof content === "string" ? content : new TextDecoder().decode(content);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${what}: "${file}" is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`${what}: "${file}" must hold a JSON object.`);
+  return json as JsonObject;
+}
+
+function checkedConfig<C extends BaseModelConfig, M extends PreTrainedModelLike>(json: JsonObject, spec: ArchitectureSpec<C, M>, configFile: string): C {
   if (json.model_type !== spec.modelType) {
     throw new Error(`loadPretrained: "${configFile}" has model_type ${JSON.stringify(json.model_type)}, expected "${spec.modelType}" for ${spec.architecture}.`);
   }
-  const config = spec.configFromJson(json, configFile);
-  const tensors = await readModelWeights(dir);
+  return spec.configFromJson(json, configFile);
+}
+
+/** Builds the model and loads `tensors` into it (disposed here, whatever happens). */
+function buildWithSpec<C extends BaseModelConfig, M extends PreTrainedModelLike>(
+  spec: ArchitectureSpec<C, M>,
+  config: C,
+  json: JsonObject,
+  tensors: Map<string, Tensor>,
+  dir: string,
+  options: LoadPretrainedOptions,
+): M {
   const logger = resolveLogger(options);
   const warn = (m: string): void => logger.warn(m);
   let model: M | undefined;

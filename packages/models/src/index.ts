@@ -49,9 +49,9 @@ export type { LlamaConfig, LlamaConfigOptions, LlamaPreset, DecoderModelType, La
 export type { BaseModelConfig, JsonObject } from "./config.js";
 
 // Loading and saving local Hugging Face folders
-export { loadPretrained, fromPretrained, savePretrained, configFromJson, createModel, SUPPORTED_MODEL_TYPES, modelTypeOf } from "./pretrained.js";
+export { loadPretrained, loadPretrainedFromFiles, fromPretrained, savePretrained, configFromJson, createModel, SUPPORTED_MODEL_TYPES, modelTypeOf } from "./pretrained.js";
 export type { PretrainedModel, ModelConfig, ModelType } from "./pretrained.js";
-export { loadWithSpec, saveWithSpec, readModelWeights, readModelConfigJson } from "./checkpoint.js";
+export { loadWithSpec, loadWithSpecFromFiles, saveWithSpec, readModelWeights, readModelConfigJson } from "./checkpoint.js";
 export type { ArchitectureSpec, LoadPretrainedOptions, SavePretrainedOptions } from "./checkpoint.js";
 
 // Shared building blocks (for methods that need the same maths)
@@ -69,5 +69,5 @@ export type { ResidualModule } from "./residual.js";
 // Generation and tokenizers
 export { generate } from "./generate.js";
 export type { GenerateOptions } from "./generate.js";
-export { loadTokenizer, PretrainedTokenizer } from "./tokenizer.js";
+export { loadTokenizer, loadTokenizerFromFiles, PretrainedTokenizer } from "./tokenizer.js";
 export type { EncodeOptions, BatchEncodeOptions, BatchEncoding } from "./tokenizer.js";

@@ -3,7 +3,8 @@
  * config.json's `model_type` (transformers `AutoModel…` style).
  */
 import type { BaseModelConfig, JsonObject } from "./config.js";
-import { loadWithSpec, readModelConfigJson, saveWithSpec } from "./checkpoint.js";
+import type { FileMap } from "@peftjs/core";
+import { configJsonFromFiles, loadWithSpec, loadWithSpecFromFiles, readModelConfigJson, saveWithSpec } from "./checkpoint.js";
 import type { ArchitectureSpec, LoadPretrainedOptions, SavePretrainedOptions } from "./checkpoint.js";
 import { BertForSequenceClassification, bertArchitecture } from "./bert/model.js";
 import { GPT2LMHeadModel, gpt2Architecture } from "./gpt2/model.js";
@@ -75,6 +76,18 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
   const where = `loadPretrained("${dir}")`;
   const modelType = modelTypeOf(json, where);
   return loadWithSpec(dir, specFor(modelType, where), options, { ...json, model_type: modelType });
+}
+
+/**
+ * `loadPretrained` from files in memory: a browser's picked folder (`readFileList(input.files)` from
+ * @peftjs/core) or any map of name → bytes holding `config.json` and `model.safetensors` (or an index and
+ * its shards).
+ */
+export function loadPretrainedFromFiles(files: FileMap, options: LoadPretrainedOptions = {}): PretrainedModel {
+  const json = configJsonFromFiles(files);
+  const where = "loadPretrainedFromFiles";
+  const modelType = modelTypeOf(json, where);
+  return loadWithSpecFromFiles(files, specFor(modelType, where), options, { ...json, model_type: modelType });
 }
 
 /** Alias of `loadPretrained`, in transformers' words. */

@@ -4,8 +4,9 @@
  * Unigram, with the normalizers, pre-tokenizers, post-processors and decoders of the Rust library).
  */
 import { Tokenizer as TokenizerImpl } from "@huggingface/tokenizers";
-import { nodeFileSystem } from "@peftjs/core";
-import { readJsonFile } from "./checkpoint.js";
+import { fileMapEntries, fileMapGet, nodeFileSystem } from "@peftjs/core";
+import type { FileMap } from "@peftjs/core";
+import { parseJsonObject, readJsonFile } from "./checkpoint.js";
 import type { JsonObject } from "./config.js";
 
 /**
@@ -158,6 +159,17 @@ export class PretrainedTokenizer {
     const content = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
     return typeof content === "string" ? this.tokenToId(content) : undefined;
   }
+}
+
+/** `loadTokenizer` from files in memory (`tokenizer.json`, and `tokenizer_config.json` when there is one). */
+export function loadTokenizerFromFiles(files: FileMap): PretrainedTokenizer {
+  const tokenizerJson = fileMapGet(files, "tokenizer.json");
+  if (tokenizerJson === undefined) {
+    const names = fileMapEntries(files).map(([n]) => `"${n}"`);
+    throw new Error(`loadTokenizer: tokenizer.json is not among the given files (${names.join(", ") || "no files"}).`);
+  }
+  const config = fileMapGet(files, "tokenizer_config.json");
+  return new PretrainedTokenizer(parseJsonObject(tokenizerJson, "tokenizer.json", "loadTokenizer"), config === undefined ? {} : parseJsonObject(config, "tokenizer_config.json", "loadTokenizer"));
 }
 
 /** Loads `tokenizer.json` (required) and `tokenizer_config.json` (optional) from a local folder. */

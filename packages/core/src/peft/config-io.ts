@@ -10,6 +10,8 @@ import type { MethodRegistry } from "./registry.js";
 import { recoverInterruptedWrite } from "../io/atomic.js";
 import { nodeFileSystem } from "../io/node.js";
 import { UnsafeFileError, readFileSafely, readTextFileSafely } from "../io/safe-open.js";
+import { fileBytes, fileMapEntries, fileMapGet, fileText } from "../io/memory-files.js";
+import type { FileMap } from "../io/memory-files.js";
 
 /**
  * The `peft_version` written into saved configs. peftjs writes PEFT's 0.21 layout (the version the fixtures are
@@ -147,6 +149,35 @@ export interface AdapterFiles {
   config: string | Record<string, unknown>;
   /** adapter_model.safetensors bytes. */
   weights: Uint8Array;
+}
+
+/**
+ * The adapter in a map of files (`peftModel.adapterFiles()`, or `readFileList` of picked/dropped files):
+ * `[subfolder/]adapter_config.json` and `[subfolder/]adapter_model.safetensors`. When the map holds exactly
+ * one adapter in some folder (a picked parent folder), that one is taken; a missing file is an error naming
+ * what the map has.
+ */
+export function adapterFilesFromMap(files: FileMap, subfolder?: string): AdapterFiles & { where: string } {
+  const names = fileMapEntries(files).map(([n]) => n);
+  let folder = subfolder === undefined || subfolder === "" ? "" : `${subfolder.replace(/\/+$/, "")}/`;
+  if (subfolder === undefined && fileMapGet(files, ADAPTER_CONFIG_NAME) === undefined) {
+    const configs = names.filter((n) => n.endsWith(`/${ADAPTER_CONFIG_NAME}`));
+    if (configs.length === 1) folder = configs[0]!.slice(0, -ADAPTER_CONFIG_NAME.length);
+  }
+  const where = folder === "" ? "the given files" : `the given files (folder "${folder.slice(0, -1)}")`;
+  const config = fileMapGet(files, folder + ADAPTER_CONFIG_NAME);
+  const weights = fileMapGet(files, folder + ADAPTER_WEIGHTS_NAME);
+  const have = names.length === 0 ? "no files" : names.map((n) => `"${n}"`).join(", ");
+  if (config === undefined) throw new Error(`No ${folder}${ADAPTER_CONFIG_NAME} among the given files (${have}). Give both files a PEFT adapter folder holds.`);
+  if (weights === undefined) {
+    const bin = fileMapGet(files, `${folder}adapter_model.bin`) !== undefined;
+    throw new Error(
+      bin
+        ? `The files hold adapter_model.bin (a pickled torch file), which peftjs does not read. Re-save it in Python with safe_serialization=True to get ${ADAPTER_WEIGHTS_NAME}.`
+        : `No ${folder}${ADAPTER_WEIGHTS_NAME} among the given files (${have}).`,
+    );
+  }
+  return { config: fileText(config, folder + ADAPTER_CONFIG_NAME), weights: fileBytes(weights), where };
 }
 
 /** The largest adapter_model.safetensors `readAdapterDir` reads into memory: 2 GiB (a LoRA adapter is MBs). */

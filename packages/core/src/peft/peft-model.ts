@@ -29,7 +29,8 @@ import { createRegistry, validateAdapterName } from "./registry.js";
 import type { MethodRegistry } from "./registry.js";
 import { adaptableModules } from "./targets.js";
 import { applyModulesToSave, modulesToSaveWrappers } from "./modules-to-save.js";
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, parseAdapterConfig, readAdapterDir, serializeAdapterConfig, toAdapterConfigJson } from "./config-io.js";
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterFilesFromMap, parseAdapterConfig, readAdapterDir, serializeAdapterConfig, toAdapterConfigJson } from "./config-io.js";
+import type { FileMap } from "../io/memory-files.js";
 import type { AdapterFiles } from "./config-io.js";
 import { formatFixed4, formatThousands } from "./python-format.js";
 import { resolveLogger } from "../log.js";
@@ -155,8 +156,12 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     return PeftModel.fromFiles(model, files, { ...options, where: files.where });
   }
 
-  /** `fromPretrained` from file contents in memory (browsers). */
-  static fromFiles<M extends ForwardModule = PreTrainedModelLike>(model: M, files: AdapterFiles, options: FromPretrainedOptions & { where?: string } = {}): PeftModel<M> {
+  /**
+   * `fromPretrained` from file contents in memory (browsers): `{ config, weights }`, or a map of files by name
+   * such as `adapterFiles()` returns or `readFileList(input.files)` reads (`options.subfolder` picks a
+   * non-default adapter's folder in it).
+   */
+  static fromFiles<M extends ForwardModule = PreTrainedModelLike>(model: M, files: AdapterFiles | FileMap, options: FromPretrainedOptions & { where?: string } = {}): PeftModel<M> {
     const trainable = new Map(model.parameters().map((v) => [v, v.trainable] as const));
     const peft = new PeftModel(model, { ...(options.registry !== undefined ? { registry: options.registry } : {}), ...(options.logger !== undefined ? { logger: options.logger } : {}), ...(options.verbose !== undefined ? { verbose: options.verbose } : {}) });
     const name = options.adapterName ?? "default";
@@ -605,8 +610,9 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    * `loadAdapter` from file contents in memory. Every key is checked (missing, unexpected, shape) before any
    * value is assigned; on any failure what was injected is removed and the model is exactly as before.
    */
-  loadAdapterFromFiles(files: AdapterFiles, name: string, options: LoadAdapterOptions & { where?: string } = {}): void {
-    const where = options.where ?? "the adapter files";
+  loadAdapterFromFiles(input: AdapterFiles | FileMap, name: string, options: LoadAdapterOptions & { where?: string } = {}): void {
+    const files = isAdapterFiles(input) ? input : adapterFilesFromMap(input, options.subfolder);
+    const where = options.where ?? ("where" in files && typeof files.where === "string" ? files.where : "the adapter files");
     const registry = options.registry ?? this.registry ?? this.registryOfAdapters();
     const parsed = parseAdapterConfig(files.config, registry, `${ADAPTER_CONFIG_NAME} in ${where}`);
     if (parsed.unknownFields.length > 0) {
@@ -779,4 +785,9 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const name = cfg?.["nameOrPath"] ?? cfg?.["_name_or_path"] ?? cfg?.["name_or_path"];
     return typeof name === "string" && name !== "" ? name : null;
   }
+}
+
+/** `{ config, weights }` (not a map of files by name). */
+function isAdapterFiles(v: AdapterFiles | FileMap): v is AdapterFiles {
+  return !(v instanceof Map) && "weights" in v && (v as { weights: unknown }).weights instanceof Uint8Array && "config" in v;
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tf, AdapterLoadError, PeftModel, createRegistry, getPeftModel, parseSafetensors, serializeSafetensors, setSeed, silentLogger } from "../index.js";
+import { tf, AdapterLoadError, PeftModel, createRegistry, getPeftModel, parseSafetensors, readFileList, serializeSafetensors, setSeed, silentLogger } from "../index.js";
 import type { AdapterFiles, Module, Tensor } from "../index.js";
 import { TinyModel } from "../../test/support/tiny-model.js";
 import type { TinyOptions } from "../../test/support/tiny-model.js";
@@ -129,6 +129,50 @@ describe("load", () => {
     loaded.loadAdapterFromFiles({ config: adapter.config, weights: f16 }, "half");
     loaded.setAdapter("half");
     expectClose(logitsOf(loaded), expected, 2e-3);
+  });
+
+  it("in memory from a map of files: adapterFiles() round trip, a subfolder adapter, readFileList of File objects", async () => {
+    const peft = trained();
+    peft.eval();
+    const files = peft.adapterFiles();
+    const expectedDefault = logitsOf(peft);
+    peft.setAdapter("task2");
+    const expectedTask2 = logitsOf(peft);
+
+    const loaded = PeftModel.fromFiles(tiny(1), files, { registry });
+    loaded.eval();
+    expectClose(logitsOf(loaded), expectedDefault, 0);
+    loaded.loadAdapterFromFiles(new Map(Object.entries(files)), "t2", { subfolder: "task2" });
+    loaded.setAdapter("t2");
+    expectClose(logitsOf(loaded), expectedTask2, 0);
+
+    // Dropped files (File objects); a picked folder's files carry webkitRelativePath "<folder>/<name>".
+    const dropped = [new File([files["adapter_config.json"]!], "adapter_config.json"), new File([files["adapter_model.safetensors"]!], "adapter_model.safetensors")];
+    const fromDrop = PeftModel.fromFiles(tiny(1), await readFileList(dropped), { registry });
+    fromDrop.eval();
+    expectClose(logitsOf(fromDrop), expectedDefault, 0);
+    const picked = Object.entries(files).map(([name, content]) => {
+      const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+      return { name: name.split("/").pop()!, webkitRelativePath: `my-adapter/${name}`, arrayBuffer: () => Promise.resolve(bytes.slice().buffer) };
+    });
+    const pickedMap = await readFileList(picked);
+    expect([...pickedMap.keys()].sort()).toEqual(Object.keys(files).sort());
+    const fromPick = PeftModel.fromFiles(tiny(1), pickedMap, { registry, subfolder: "task2" });
+    fromPick.eval();
+    expectClose(logitsOf(fromPick), expectedTask2, 0);
+    // One adapter one folder down (a parent folder picked) is found without naming the subfolder.
+    const nested = new Map([...pickedMap].filter(([n]) => n.startsWith("task2/")));
+    const fromNested = PeftModel.fromFiles(tiny(1), nested, { registry });
+    fromNested.eval();
+    expectClose(logitsOf(fromNested), expectedTask2, 0);
+  });
+
+  it("a map of files without the adapter's two files says what it has", async () => {
+    const model = tiny(1);
+    expect(() => PeftModel.fromFiles(model, { "config.json": "{}" }, { registry })).toThrow(/No adapter_config.json among the given files \("config.json"\)/);
+    expect(() => PeftModel.fromFiles(model, { "adapter_config.json": "{}", "adapter_model.bin": new Uint8Array(1) }, { registry })).toThrow(/adapter_model.bin \(a pickled torch file\)/);
+    expect(() => PeftModel.fromFiles(model, new Map([["adapter_config.json", "{}"]]), { registry })).toThrow(/No adapter_model.safetensors among the given files/);
+    await expect(readFileList([new File(["a"], "x.json"), new File(["b"], "x.json")])).rejects.toThrow(/two files are named "x.json"/);
   });
 
   it("ignores unknown config fields with a warning, like PEFT; an unknown peft_type lists the registered ones", () => {
