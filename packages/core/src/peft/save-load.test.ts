@@ -147,7 +147,7 @@ describe("load", () => {
     expectClose(logitsOf(loaded), expectedTask2, 0);
 
     // Dropped files (File objects); a picked folder's files carry webkitRelativePath "<folder>/<name>".
-    const dropped = [new File([files["adapter_config.json"]!], "adapter_config.json"), new File([files["adapter_model.safetensors"]!], "adapter_model.safetensors")];
+    const dropped = [new File([files["adapter_config.json"] as string], "adapter_config.json"), new File([(files["adapter_model.safetensors"] as Uint8Array).slice()], "adapter_model.safetensors")];
     const fromDrop = PeftModel.fromFiles(tiny(1), await readFileList(dropped), { registry });
     fromDrop.eval();
     expectClose(logitsOf(fromDrop), expectedDefault, 0);
