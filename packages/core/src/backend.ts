@@ -8,9 +8,7 @@
  * a missing one is a skip with a reason, never a crash. Packages are loaded with a computed specifier so
  * that bundlers and TypeScript do not require them to be present.
  */
-import type * as NodeFs from "node:fs";
-import type * as NodeModule from "node:module";
-import type * as NodePath from "node:path";
+import { nodeModules } from "#platform";
 import { tf } from "./tf.js";
 import { resolveLogger } from "./log.js";
 import type { LoggerOptions } from "./log.js";
@@ -349,10 +347,10 @@ async function tryWasm(ctx: Context): Promise<Attempt> {
   if (tf.findBackend("wasm") == null) {
     let prefix = ctx.wasmPaths;
     if (prefix === undefined && isNode()) {
-      const { createRequire } = (await nodeBuiltin("node:module")) as typeof NodeModule;
-      const path = (await nodeBuiltin("node:path")) as typeof NodePath;
+      const node = nodeModules();
       try {
-        prefix = path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
+        if (node === undefined) throw new Error("Node's module and path modules are not available in this build");
+        prefix = node.path.dirname(node.module.createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm")) + node.path.sep;
       } catch (e) {
         return { ok: false, reason: `cannot locate the .wasm files of @tensorflow/tfjs-backend-wasm (${errorMessage(e)}); pass wasmPaths` };
       }
@@ -406,19 +404,6 @@ function isNode(): boolean {
   return typeof p?.versions?.node === "string";
 }
 
-/** A Node built-in module without a static import, so the browser build never references it. */
-async function nodeBuiltin(name: string): Promise<unknown> {
-  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const mod = p?.getBuiltinModule?.(name);
-  if (mod !== undefined) return mod;
-  return import(/* @vite-ignore */ /* webpackIgnore: true */ name);
-}
-
-function nodeBuiltinSync(name: string): unknown {
-  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return p?.getBuiltinModule?.(name);
-}
-
 function currentBackendName(): BackendName | undefined {
   // tf.getBackend() would initialise the default backend as a side effect; read the engine's state instead.
   const name = (tf.engine() as unknown as { backendName?: string | null }).backendName;
@@ -464,7 +449,7 @@ export function assertSingleEngine(): void {
 
 /** Node only: a CommonJS tfjs-core in the module cache whose exports are not our `tf` (so a second module instance). */
 function otherLoadedInstance(): string | undefined {
-  const moduleApi = nodeBuiltinSync("node:module") as typeof NodeModule | undefined;
+  const moduleApi = nodeModules()?.module;
   if (moduleApi === undefined) return undefined;
   const cache = moduleApi.createRequire(import.meta.url).cache;
   for (const [file, mod] of Object.entries(cache)) {
@@ -478,10 +463,9 @@ function otherLoadedInstance(): string | undefined {
 /** Node only: tfjs-core package folder (real path) → who loads or resolves it. Empty elsewhere. */
 function tfjsCoreCopies(): Map<string, Set<string>> {
   const copies = new Map<string, Set<string>>();
-  const moduleApi = nodeBuiltinSync("node:module") as typeof NodeModule | undefined;
-  const fs = nodeBuiltinSync("node:fs") as typeof NodeFs | undefined;
-  const path = nodeBuiltinSync("node:path") as typeof NodePath | undefined;
-  if (moduleApi === undefined || fs === undefined || path === undefined) return copies;
+  const node = nodeModules();
+  if (node === undefined) return copies;
+  const { module: moduleApi, fs, path } = node;
   const add = (file: string, who: string): void => {
     let dir = file;
     try {

@@ -3,7 +3,7 @@
  * `default`): no file system. Everything that takes a folder path explains what to use instead; the
  * in-memory APIs (adapterFiles, PeftModel.fromFiles, parseSafetensors, …) work everywhere.
  */
-import type { NodeFileSystem } from "./types.js";
+import type { NodeFileSystem, NodeModules } from "./types.js";
 
 export const PLATFORM = "browser";
 
@@ -15,4 +15,9 @@ export function nodeFileSystem(): Promise<NodeFileSystem> {
         "readFileList() to load picked or dropped files, parseSafetensors / serializeSafetensors on bytes.",
     ),
   );
+}
+
+/** No Node modules here: backend selection skips its Node-only checks. */
+export function nodeModules(): NodeModules | undefined {
+  return undefined;
 }

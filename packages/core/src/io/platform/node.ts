@@ -3,10 +3,12 @@
  * file imports Node's built-in modules; browsers and other non-Node bundles get `./browser.ts` instead, so
  * `node:fs` never enters a browser bundle.
  */
+import * as fsSync from "node:fs";
 import * as fs from "node:fs/promises";
+import * as nodeModule from "node:module";
 import * as path from "node:path";
 
-import type { NodeFileSystem } from "./types.js";
+import type { NodeFileSystem, NodeModules } from "./types.js";
 
 export const PLATFORM = "node";
 
@@ -14,4 +16,11 @@ const nodeFs: NodeFileSystem = { fs, path };
 
 export function nodeFileSystem(): Promise<NodeFileSystem> {
   return Promise.resolve(nodeFs);
+}
+
+const modules: NodeModules = { module: nodeModule, fs: fsSync, path };
+
+/** Node's `module`, `fs` and `path` for backend selection (locating .wasm files, counting tfjs-core copies). */
+export function nodeModules(): NodeModules | undefined {
+  return modules;
 }
