@@ -22,12 +22,32 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
     const ids = labels.dtype === "int32" ? labels : tf.cast(labels, "int32");
     const valid = tf.notEqual(ids, IGNORE_INDEX);
     const safe = tf.where(valid, ids, tf.zerosLike(ids));
-    const logProbs = tf.logSoftmax(logits, -1);
-    // Pick logProbs[i, labels[i]] with one flat gather (its gradient is a scatter into [n·classes]).
-    const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(classes, "int32")), safe);
-    const picked = tf.gather(tf.reshape(logProbs, [n * classes]), flatIndex);
     const validF = tf.cast(valid, "float32");
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, validF))), tf.sum(validF));
+    // Pick logProbs[i, labels[i]] with one flat gather.
+    const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(classes, "int32")), safe);
+    // The gradient is written out (the fused softmax cross-entropy gradient, as TensorFlow's
+    // sparse_softmax_cross_entropy_with_logits has it): d/dlogits = (softmax − onehot(label)) · valid / count.
+    // Autodiff through the gather would need UnsortedSegmentSum, which tfjs' wasm backend does not have, so
+    // training on wasm failed; this uses only ops every backend has, and keeps no [n, classes] tensor for the
+    // backward pass but the logits.
+    const loss = tf.customGrad(((x: Tensor, save: (tensors: Tensor[]) => void) => {
+      const logProbs = tf.logSoftmax(x, -1);
+      const picked = tf.gather(tf.reshape(logProbs, [n * classes]), flatIndex);
+      const value = tf.div(tf.neg(tf.sum(tf.mul(picked, validF))), tf.sum(validF));
+      save([x, safe, validF]);
+      return {
+        value,
+        gradFunc: (dy: Tensor, saved: Tensor[]) => {
+          const [xs, target, weight] = saved as [Tensor, Tensor, Tensor];
+          const perRow = tf.div(weight, tf.sum(weight));
+          // int32 oneHot, then cast: tfjs-backend-wasm 4.22's OneHot with dtype float32 writes the int bits
+          // (1 reads back as 1.4e-45).
+          const delta = tf.sub(tf.softmax(xs, -1), tf.cast(tf.oneHot(target, classes), "float32"));
+          return tf.mul(tf.mul(delta, tf.expandDims(perRow, 1)), dy);
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return loss(logits);
   });
 }
 
