@@ -1,6 +1,6 @@
 /**
  * Peak memory of reading one safetensors file with readSafetensors, in a fresh process:
- *   node --import tsx packages/core/scripts/measure-read-memory.ts <MiB> [F32|F16|BF16|I64]
+ *   node --conditions=@peftjs/source --import tsx packages/core/scripts/measure-read-memory.ts <MiB> [F32|F16|BF16|I64]
  * writes a file of one tensor of that size in a temp folder, reads it, and prints one JSON line:
  * { fileBytes, rssBefore, peakRss, ratio } where ratio = (peak RSS − RSS before the read) / file size.
  * safetensors-file.memory.test.ts runs it and checks ratio ≤ 1.25 for F32.

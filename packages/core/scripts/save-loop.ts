@@ -1,6 +1,6 @@
 /**
  * The writer of the kill-during-save test (src/io/atomic.kill.test.ts), also usable by hand:
- *   node --import tsx packages/core/scripts/save-loop.ts <dir> [start]
+ *   node --conditions=@peftjs/source --import tsx packages/core/scripts/save-loop.ts <dir> [start]
  * saves `dir` again and again with writeDirAtomic (keepOtherFiles, like PeftModel.save), version start, start+1,
  * …: `adapter_config.json` holds {"version": v} and `adapter_model.safetensors` 256 KiB of the byte v % 251,
  * so a reader can tell a mix of two versions. Prints "saved <v>" after each save; runs until killed.

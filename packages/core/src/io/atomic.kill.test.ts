@@ -26,7 +26,7 @@ afterAll(async () => {
 /** Runs a writer on `dir` until it has saved at least `minSaves` times, waits `extraMs`, then SIGKILLs it. */
 function runAndKill(dir: string, start: number, minSaves: number, extraMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script, dir, String(start)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--conditions=@peftjs/source", "--import", "tsx", script, dir, String(start)], { stdio: ["ignore", "pipe", "pipe"] });
     let saves = 0;
     let stderr = "";
     let armed = false;
