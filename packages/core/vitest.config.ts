@@ -5,5 +5,6 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: { conditions: ["@peftjs/source"] },
   ssr: { resolve: { conditions: ["@peftjs/source", "module", "node", "development|production"] } },
-  test: { name: "@peftjs/core", include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+  // Projects do not inherit the root testTimeout; several tests take 5–13 s on a loaded 2-core machine.
+  test: { name: "@peftjs/core", include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 120_000 },
 });

@@ -6,5 +6,6 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: { conditions: ["@peftjs/source"] },
   ssr: { resolve: { conditions: ["@peftjs/source", "module", "node", "development|production"] } },
-  test: { name: "@peftjs/lora", include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+  // Projects do not inherit the root testTimeout; some tests take 10 s on a loaded 2-core machine.
+  test: { name: "@peftjs/lora", include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 120_000 },
 });
