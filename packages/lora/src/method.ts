@@ -51,6 +51,7 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
   const targetModules = resolveTargets(model, config);
   const paths = matchTargets(model, { ...config, targetModules }, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, logger });
   let fanInFanOut = config.fanInFanOut;
+  const layers: LoraLayer[] = [];
   for (const path of paths) {
     const target = model.getSubmodule(path);
     const settings: LoraLayerSettings = {
@@ -87,11 +88,12 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
     }
     layer.updateLayer(adapterName, settings);
     if (layer !== target) model.setSubmodule(path, layer);
+    layers.push(layer);
   }
   const applied: LoraConfig = { ...config, targetModules, fanInFanOut };
   // peft `_mark_only_adapters_as_trainable`: bias "all" trains every bias of the model, "lora_only" the biases of
   // the wrapped layers: `loraFileKey` puts them in the adapter's state, which is what core trains and saves.
-  return tunerLayerInjection({ model, config: applied, adapterName, methodName: "lora", targets: paths, fileKey: (p) => loraFileKey(p, adapterName, applied) });
+  return tunerLayerInjection({ model, config: applied, adapterName, targets: paths, layers, fileKey: (p) => loraFileKey(p, adapterName, applied) });
 }
 
 /** A bias of the base model (not inside a modules-to-save copy, which PeftModel saves itself). */

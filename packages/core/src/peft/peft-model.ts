@@ -28,7 +28,7 @@ import { writeDirAtomic } from "../io/atomic.js";
 import { createRegistry, validateAdapterName } from "./registry.js";
 import type { MethodRegistry } from "./registry.js";
 import { adaptableModules } from "./targets.js";
-import { applyModulesToSave, modulesToSaveWrappers } from "./modules-to-save.js";
+import { applyModulesToSave, modulesToSaveWrappers, ModulesToSaveWrapper } from "./modules-to-save.js";
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterFilesFromMap, parseAdapterConfig, readAdapterDir, serializeAdapterConfig, toAdapterConfigJson } from "./config-io.js";
 import type { FileMap } from "../io/memory-files.js";
 import type { AdapterFiles } from "./config-io.js";
@@ -260,19 +260,18 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   }
 
   /**
-   * Tuner layers with their paths, in tree order; a tuner layer wrapping another (nested through `baseLayer`)
-   * is followed by the inner one (`<path>.base_layer`).
+   * Every tuner layer in the base model with its path, in tree order: a tuner layer wrapping another (nested
+   * through `baseLayer`) is followed by the inner one (`<path>.base_layer`), and layers inside a module another
+   * method wrapped (`mlp.base_layer.c_fc`) are listed too.
    */
   tunerLayers(): [string, TunerLayer][] {
     const out: [string, TunerLayer][] = [];
-    for (const [path, m] of adaptableModules(this.baseModel)) {
-      let cur: Module = m;
-      let at = path;
-      while (isTunerLayer(cur)) {
-        out.push([at, cur]);
-        cur = cur.baseLayer;
-        at = `${at}.base_layer`;
-      }
+    const skip: string[] = [];
+    for (const [path, m] of this.baseModel.namedModules()) {
+      if (skip.some((s) => path.startsWith(`${s}.`))) continue;
+      // modules_to_save copies are whole modules trained in full, not places adapters live.
+      if (m instanceof ModulesToSaveWrapper) skip.push(path);
+      else if (isTunerLayer(m)) out.push([path, m]);
     }
     return out;
   }
@@ -530,7 +529,15 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
   private unloadAll(merged: boolean): M {
     const before = new Set(this.parameters());
     const stripLayers = (): void => {
-      for (const [path, m] of adaptableModules(this.baseModel)) if (isTunerLayer(m)) this.baseModel.setSubmodule(path, getBaseLayer(m));
+      // Outermost first, again until none is left: a module another method wrapped may hold tuner layers too.
+      for (let found = true; found; ) {
+        found = false;
+        for (const [path, m] of adaptableModules(this.baseModel)) {
+          if (!isTunerLayer(m)) continue;
+          this.baseModel.setSubmodule(path, getBaseLayer(m));
+          found = true;
+        }
+      }
     };
     if (merged) stripLayers();
     for (const record of [...this.adapters.values()].reverse()) record.injection.remove();

@@ -99,11 +99,12 @@ export class ScaleLayer extends BaseTunerLayer<ScaleInit> {
 /** Wraps every matched Linear in a ScaleLayer of `style` (or adds to the one there) and says what was added. */
 export function injectScaleLayers<C extends BasePeftConfig & TargetSelection>(model: Module, config: C, adapterName: string, style: ScaleStyle, prefix: string, init: ScaleInit): Injection<C> {
   const targets = matchTargets(model, config, { isTargetable: (m) => isLinearLike(m) || (m instanceof ScaleLayer && m.style === style) });
-  for (const path of targets) {
+  const layers = targets.map((path) => {
     const m = model.getSubmodule(path);
     const layer = m instanceof ScaleLayer ? m : new ScaleLayer(m as LinearLike, style);
     layer.addAdapter(adapterName, init);
     if (layer !== m) model.setSubmodule(path, layer);
-  }
-  return tunerLayerInjection({ model, config, adapterName, methodName: style.methodName, targets, fileKey: (p) => defaultAdapterFileKey(p, adapterName, prefix) });
+    return layer;
+  });
+  return tunerLayerInjection({ model, config, adapterName, targets, layers, fileKey: (p) => defaultAdapterFileKey(p, adapterName, prefix) });
 }
