@@ -6,5 +6,6 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: { conditions: ["@peftjs/source"] },
   ssr: { resolve: { conditions: ["@peftjs/source", "module", "node", "development|production"] } },
-  test: { name: "@peftjs/contract-tests", include: ["test/**/*.test.ts"] },
+  // Vitest projects do not inherit the root testTimeout; training tests take seconds on a loaded 2-core machine.
+  test: { name: "@peftjs/contract-tests", include: ["test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
 });
