@@ -151,7 +151,7 @@ function normaliseLayers(layers: TargetSelection["layersToTransform"] | undefine
   if (typeof raw !== "number" && !Array.isArray(raw)) {
     throw new Error(`layersToTransform must be a layer index or a list of layer indices (e.g. [0, 1]); got ${show(raw)}.`);
   }
-  const list: readonly number[] = typeof layers === "number" ? [layers] : (layers as readonly number[]);
+  const list = typeof layers === "number" ? [layers] : layers;
   // PEFT: an empty list means "no layer filter".
   return list.length === 0 ? null : [...list];
 }
