@@ -6,5 +6,5 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: { conditions: ["@peftjs/source"] },
   ssr: { resolve: { conditions: ["@peftjs/source", "module", "node", "development|production"] } },
-  test: { name: "@peftjs/prompt-tuning", include: ["src/**/*.test.ts", "test/**/*.test.ts"] },
+  test: { name: "@peftjs/prompt-tuning", include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 120_000 },
 });

@@ -2,7 +2,7 @@
 """PyTorch + PEFT peer of the peftjs benchmark.
 
 Times the same GPT-2 shape and the same methods as `pnpm bench` (full fine-tuning, LoRA, rsLoRA, DoRA,
-each with the adapter_config.json our bench wrote) on the same card, and writes the per-method figures
+prompt tuning, prefix tuning, P-tuning, each with the adapter_config.json our bench wrote) on the same card, and writes the per-method figures
 in the shape of `PeerResults` (apps/bench/src/results.ts):
 
     python3 peer.py --config peer-config.json --out peer-results.json
@@ -93,6 +93,23 @@ LORA_FIELDS = {
 }
 
 
+# Prompt-learning methods (@peftjs/prompt-tuning): PEFT's own configs, built from the adapter_config.json our
+# bench wrote. That file is written as PEFT saves it (inference_mode true, model dimensions filled in);
+# the peer trains, so inference_mode is false, and a TEXT init would need the tokenizer, which the bench
+# does not use.
+PROMPT_CONFIGS = {"PROMPT_TUNING": "PromptTuningConfig", "PREFIX_TUNING": "PrefixTuningConfig", "P_TUNING": "PromptEncoderConfig"}
+
+
+def prompt_learning_config(peft, cfg):
+    import dataclasses
+
+    cls = getattr(peft, PROMPT_CONFIGS[cfg["peft_type"]])
+    names = {f.name for f in dataclasses.fields(cls)} - {"peft_type", "peft_version", "revision", "auto_mapping", "modules_to_save"}
+    fields = {k: v for k, v in cfg.items() if k in names and v is not None}
+    fields.update(task_type="CAUSAL_LM", inference_mode=False)
+    return cls(**fields)
+
+
 def build_model(torch, transformers, shape, attn, device, seed):
     torch.manual_seed(seed)
     config = transformers.GPT2Config(
@@ -128,6 +145,8 @@ def wrap_method(torch, peft, model, method):
         return peft.get_peft_model(model, peft.LoraConfig(**fields)), True
     if peft_type == "BOTTLENECK":
         return add_bottleneck_adapters(torch, model, cfg), False
+    if peft_type in PROMPT_CONFIGS:
+        return peft.get_peft_model(model, prompt_learning_config(peft, cfg)), False
     raise NotImplementedError(f"peer.py has no implementation of peft_type {peft_type!r} (method {method['name']})")
 
 

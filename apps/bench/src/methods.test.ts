@@ -4,10 +4,10 @@ import { defaultPresetName, resolvePreset } from "./presets.js";
 
 describe("bench methods and presets", () => {
   it("full fine-tuning first, then every registered method's stated variants", () => {
-    expect(allVariants().map((v) => v.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn"]);
-    expect(registry.methods.map((m) => m.name)).toEqual(["lora", "bottleneck"]);
+    expect(allVariants().map((v) => v.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn", "prompt-tuning", "prefix-tuning", "p-tuning"]);
+    expect(registry.methods.map((m) => m.name)).toEqual(["lora", "bottleneck", "prompt-tuning", "prefix-tuning", "p-tuning"]);
     expect(selectVariants(["dora", "full"]).map((v) => v.name)).toEqual(["full", "dora"]);
-    expect(() => selectVariants(["lora", "ia3"])).toThrow(/unknown method\(s\) "ia3"; available: full, lora, rslora, dora/);
+    expect(() => selectVariants(["lora", "ia3"])).toThrow(/unknown method\(s\) "ia3"; available: full, lora, rslora, dora, prompt-tuning/);
   });
 
   it("variants parse through their method: the stated LoRA, rsLoRA and DoRA configs", () => {
@@ -16,6 +16,10 @@ describe("bench methods and presets", () => {
     expect(rslora).toMatchObject({ r: 8, loraAlpha: 16, useRslora: true, useDora: false });
     expect(dora).toMatchObject({ r: 8, loraAlpha: 16, useRslora: false, useDora: true });
     expect(() => adapterSpec(selectVariants(["full"])[0]!)).toThrow(/full fine-tuning, which has no adapter/);
+    const [prompt, prefix, ptuning] = ["prompt-tuning", "prefix-tuning", "p-tuning"].map((n) => adapterSpec(selectVariants([n])[0]!).config as unknown as Record<string, unknown>);
+    expect(prompt).toMatchObject({ peftType: "PROMPT_TUNING", numVirtualTokens: 8, promptTuningInit: "SAMPLE_VOCAB" });
+    expect(prefix).toMatchObject({ peftType: "PREFIX_TUNING", numVirtualTokens: 8, prefixProjection: true });
+    expect(ptuning).toMatchObject({ peftType: "P_TUNING", numVirtualTokens: 8, encoderReparameterizationType: "MLP" });
   });
 
   it("the bottleneck variants are AdapterHub's presets", () => {

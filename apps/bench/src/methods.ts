@@ -8,6 +8,7 @@ import { createRegistry } from "@peftjs/core";
 import type { AdapterSpec, Method, MethodRegistry } from "@peftjs/core";
 import { loraMethod } from "@peftjs/lora";
 import { bottleneckMethod } from "@peftjs/adapter";
+import { pTuningMethod, prefixTuningMethod, promptTuningMethod } from "@peftjs/prompt-tuning";
 
 export interface BenchVariant {
   /** Unique, lowercase: the `--methods` name and the row key. */
@@ -33,6 +34,16 @@ const GPT2_TARGETS = ["c_attn", "c_proj", "c_fc"];
 const LORA_OPTIONS = { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: GPT2_TARGETS, fanInFanOut: true };
 const LORA_WORDS = `r=8, α=16, dropout 0, on ${GPT2_TARGETS.join(", ")}`;
 
+/** Virtual tokens of the prompt methods: 8, as long as the task's input (the prompt costs 8 positions). */
+const VIRTUAL_TOKENS = 8;
+const PROMPT_TUNING_OPTIONS = { numVirtualTokens: VIRTUAL_TOKENS, promptTuningInit: "SAMPLE_VOCAB", taskType: "CAUSAL_LM" };
+const PROMPT_TUNING_WORDS = `${VIRTUAL_TOKENS} virtual tokens, SAMPLE_VOCAB init (rows of the vocabulary)`;
+const PREFIX_TUNING_OPTIONS = { numVirtualTokens: VIRTUAL_TOKENS, prefixProjection: true, taskType: "CAUSAL_LM" };
+const PREFIX_TUNING_WORDS = `${VIRTUAL_TOKENS} virtual tokens per layer, prefixProjection (Linear-tanh-Linear, hidden = model width)`;
+const P_TUNING_OPTIONS = { numVirtualTokens: VIRTUAL_TOKENS, encoderReparameterizationType: "MLP", taskType: "CAUSAL_LM" };
+const P_TUNING_WORDS = `${VIRTUAL_TOKENS} virtual tokens, MLP prompt encoder (hidden = model width)`;
+const PROMPT_LR = { prompt: 1e-2, prefix: 1e-2, pTuning: 1e-2 };
+
 /** The method packages this bench knows. Add a method package here (one entry). */
 const METHOD_PACKAGES: MethodPackage[] = [
   {
@@ -51,6 +62,20 @@ const METHOD_PACKAGES: MethodPackage[] = [
       { name: "pfeiffer", label: "Pfeiffer adapter", method: "bottleneck", options: { preset: "pfeiffer" }, learningRate: 2e-3, describe: "AdapterHub seq_bn: after the FFN, reduction 16, relu" },
       { name: "par_bn", label: "parallel adapter", method: "bottleneck", options: { preset: "par_bn" }, learningRate: 2e-3, describe: "AdapterHub par_bn: beside the FFN, reduction 2, relu, scaling 4, up-projection starting at zero" },
     ],
+  },
+  // Prompt methods: PEFT's method_comparison (MetaMathQA) trains prompt and prefix tuning at lr 1e-3 and
+  // P-tuning's LSTM at 5e-4; this short, small task needs the higher rates below (see the README).
+  {
+    method: promptTuningMethod,
+    variants: [{ name: "prompt-tuning", label: "prompt tuning", method: "prompt-tuning", options: PROMPT_TUNING_OPTIONS, learningRate: PROMPT_LR.prompt, describe: PROMPT_TUNING_WORDS }],
+  },
+  {
+    method: prefixTuningMethod,
+    variants: [{ name: "prefix-tuning", label: "prefix tuning", method: "prefix-tuning", options: PREFIX_TUNING_OPTIONS, learningRate: PROMPT_LR.prefix, describe: PREFIX_TUNING_WORDS }],
+  },
+  {
+    method: pTuningMethod,
+    variants: [{ name: "p-tuning", label: "P-tuning", method: "p-tuning", options: P_TUNING_OPTIONS, learningRate: PROMPT_LR.pTuning, describe: P_TUNING_WORDS }],
   },
 ];
 

@@ -31,7 +31,8 @@ export async function evaluate(model: LmLike & { training?: boolean; eval?(): un
         const inputIds = tf.tensor2d(batch.inputIds, [b, s], "int32");
         const out = model.forward({ inputIds });
         const vocab = out.logits.shape[2]!;
-        const logits = tf.slice(out.logits, [0, 0, 0], [b, s - 1, vocab]);
+        // Prompt methods put virtual tokens before the text (their logits come first, as in PEFT): the text's are the last s.
+        const logits = tf.slice(out.logits, [0, out.logits.shape[1]! - s, 0], [b, s - 1, vocab]);
         const targets = tf.slice(tf.tensor2d(batch.labels, [b, s], "int32"), [0, 1], [b, s - 1]);
         const valid = tf.notEqual(targets, -100);
         const safe = tf.where(valid, targets, tf.zerosLike(targets));

@@ -6,7 +6,7 @@
  * core's PeftModel calls `Method.inject` and what it returns (the `Injection`): its `state()`, its input hook
  * and its `remove()`. Versioned by `specificationVersion`; core refuses other versions by name.
  */
-import type { Variable } from "../tf.js";
+import type { Tensor, Variable } from "../tf.js";
 import type { Module } from "../nn/module.js";
 import type { BasePeftConfig } from "./config.js";
 import type { ModelInputs } from "./model.js";
@@ -60,6 +60,21 @@ export interface Injection<C extends BasePeftConfig = BasePeftConfig> {
    * active, unless they were created frozen). Live variables: do not dispose them.
    */
   state(): ReadonlyMap<string, Variable>;
+  /**
+   * Optional, for a method that trains one thing and saves another (PEFT's P-tuning and projected prefix tuning
+   * train an encoder and save its output, `get_prompt_embedding_to_save`): the tensors `save` writes instead
+   * of `state()`, by full file key, computed from the current variables into tensors the injection owns (live
+   * until the next call or `remove()`; do not dispose them). `state()` then names what trains; such an adapter
+   * cannot be loaded to train on (core refuses it with `isTrainable`): the saved tensors load into the
+   * method's inference-mode form, as PEFT loads them.
+   */
+  savedState?(): ReadonlyMap<string, Tensor>;
+  /**
+   * Where core puts this adapter's modules_to_save copies in the file. Default `base_model.model.` (PEFT's
+   * tuners wrap the model: `base_model.model.classifier.weight`); a method that leaves the model unwrapped,
+   * as PEFT's prompt learning does, gives `base_model.` (`base_model.classifier.weight`).
+   */
+  readonly modulesToSavePrefix?: string;
   /** Prompt methods: rewrites the inputs of every forward while this adapter is active. */
   readonly inputHook?: InputHook;
   /**

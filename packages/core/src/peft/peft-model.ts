@@ -38,7 +38,7 @@ import type { Logger, LoggerOptions } from "../log.js";
 import { batchSize, forwardWithHooks, isPromiseLike } from "./forward.js";
 import { mergeLayers, mergeLayersAsync, mergeWork } from "./merge.js";
 import type { MergeWork } from "./merge.js";
-import { adapterStateDict, baseParametersInFile, checkAdapterTensors } from "./persistence.js";
+import { AdapterLoadError, adapterStateDict, baseParametersInFile, checkAdapterTensors } from "./persistence.js";
 import { disposeUnreachable, restoreTree, takeSnapshot } from "./transaction.js";
 import type { Snapshot } from "./transaction.js";
 
@@ -604,7 +604,8 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
    * variables: do not dispose them.
    */
   adapterStateDict(name: string): Map<string, Tensor> {
-    return adapterStateDict(this.baseModel, name, this.record(name).injection.state());
+    const { injection } = this.record(name);
+    return adapterStateDict(this.baseModel, name, injection.savedState?.() ?? injection.state(), injection.modulesToSavePrefix);
   }
 
   /** Loads a saved adapter as `name` (PEFT `load_adapter`); it is not activated. On failure the model is unchanged. */
@@ -635,7 +636,13 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
     const baseBefore = new Map<Variable, Tensor>();
     try {
       this.inject(name, spec);
-      const expected = this.adapterStateDict(name);
+      const { injection } = this.record(name);
+      if (injection.savedState !== undefined) {
+        throw new AdapterLoadError(
+          `Adapter "${name}" from ${where} cannot be loaded to train on: its method (${spec.method.name}) saves what it computes from its parameters, not the parameters (as PEFT's P-tuning and projected prefix tuning save their encoder's output). Load it with isTrainable: false (PEFT loads prompt-learning adapters for inference only).`,
+        );
+      }
+      const expected = adapterStateDict(this.baseModel, name, injection.state(), injection.modulesToSavePrefix);
       const claimed = new Set<Variable>();
       for (const n of this.adapters.keys()) for (const v of this.adapterParameters(n)) claimed.add(v);
       const base = baseParametersInFile(this.baseModel, tensors, expected, claimed);

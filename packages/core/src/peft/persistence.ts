@@ -15,15 +15,17 @@ export class AdapterLoadError extends Error {
 }
 
 /**
- * Adapter `name`'s tensors under their file keys: its `state()` and, under the wrapped module's own path, its
- * modules_to_save copies (`base_model.model.classifier.weight`, as PEFT ≥ 0.16 writes them). Live variables.
+ * Adapter `name`'s tensors under their file keys: its state (`state()`, or `savedState()` when saving) and,
+ * under the wrapped module's own path after `modulesToSavePrefix`, its modules_to_save copies
+ * (`base_model.model.classifier.weight`, as PEFT ≥ 0.16 writes them; `base_model.classifier.weight` for
+ * prompt learning). Live tensors: do not dispose them.
  */
-export function adapterStateDict(root: Module, name: string, state: ReadonlyMap<string, Variable>): Map<string, Tensor> {
+export function adapterStateDict(root: Module, name: string, state: ReadonlyMap<string, Tensor>, modulesToSavePrefix: string = PEFT_KEY_PREFIX): Map<string, Tensor> {
   const out = new Map<string, Tensor>(state);
   for (const [path, w] of modulesToSaveWrappers(root)) {
     if (!w.adapterNames().includes(name)) continue;
     for (const [k, v] of w.copyFor(name).stateDict()) {
-      const key = `${PEFT_KEY_PREFIX}${path}.${k}`;
+      const key = `${modulesToSavePrefix}${path}.${k}`;
       if (out.has(key)) throw new Error(`Adapter "${name}": the modules_to_save copy of "${path}" and the adapter's own state both use the file key "${key}".`);
       out.set(key, v);
     }
