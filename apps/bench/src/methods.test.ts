@@ -7,7 +7,7 @@ describe("bench methods and presets", () => {
     expect(allVariants().map((v) => v.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn", "prompt-tuning", "prefix-tuning", "p-tuning"]);
     expect(registry.methods.map((m) => m.name)).toEqual(["lora", "bottleneck", "prompt-tuning", "prefix-tuning", "p-tuning"]);
     expect(selectVariants(["dora", "full"]).map((v) => v.name)).toEqual(["full", "dora"]);
-    expect(() => selectVariants(["lora", "ia3"])).toThrow(/unknown method\(s\) "ia3"; available: full, lora, rslora, dora, prompt-tuning/);
+    expect(() => selectVariants(["lora", "ia3"])).toThrow(/unknown method\(s\) "ia3"; available: full, lora, rslora, dora, houlsby, pfeiffer, par_bn, prompt-tuning, prefix-tuning, p-tuning\./);
   });
 
   it("variants parse through their method: the stated LoRA, rsLoRA and DoRA configs", () => {

@@ -22,7 +22,7 @@ describe("bench smoke run", () => {
 
     const json = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as BenchResults;
     expect(validate(json)).toEqual([]);
-    expect(json.methods.map((m) => m.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn"]);
+    expect(json.methods.map((m) => m.name)).toEqual(["full", "lora", "rslora", "dora", "houlsby", "pfeiffer", "par_bn", "prompt-tuning", "prefix-tuning", "p-tuning"]);
     for (const m of json.methods) {
       expect(m.error).toBeNull();
       expect(m.quality).not.toBeNull();
@@ -37,8 +37,8 @@ describe("bench smoke run", () => {
       if (m.peftConfig!.peft_type === "LORA") {
         expect(m.merge!.maxAbsLogitDiff).toBeLessThan(1e-4);
       } else {
-        // Bottleneck adapters cannot merge (canMerge false): no merge figures.
-        expect(m.peftConfig!.peft_type).toBe("BOTTLENECK");
+        // Bottleneck adapters and prompt methods cannot merge (canMerge false): no merge figures.
+        expect(["BOTTLENECK", "PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING"]).toContain(m.peftConfig!.peft_type);
         expect(m.merge).toBeNull();
         expect(m.inferenceMergedMs).toBeNull();
       }

@@ -10,7 +10,7 @@
  * adapters in inference mode).
  */
 import { tf } from "@peftjs/core";
-import type { Injection, InputHook, Module, PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
+import type { Injection, InputHook, Module, PreTrainedModelLike, Tensor } from "@peftjs/core";
 import type { PromptTableEncoder } from "./encoder.js";
 import type { PromptLearningConfig } from "./config.js";
 import { configError } from "./config.js";
@@ -36,15 +36,9 @@ export function languageModel(model: Module, method: string): PreTrainedModelLik
 
 export function promptInjection<C extends PromptLearningConfig>(config: C, encoder: PromptTableEncoder, inputHook: InputHook): Injection<C> {
   const reparameterised = !encoder.inferenceMode && encoder.parameters().length > 1;
-  // The encoder's output as saved, recomputed on each savedState() call into a variable the injection owns.
-  let saved: Variable | null = null;
-  const savedState = (): ReadonlyMap<string, Tensor> => {
-    const table = tf.tidy(() => encoder.table());
-    if (saved === null || saved.isDisposed) saved = tf.variable(table, false);
-    else saved.assign(table);
-    table.dispose();
-    return new Map([[PROMPT_EMBEDDINGS_KEY, saved]]);
-  };
+  // The encoder's output as saved, recomputed on each savedState() call into a buffer of the encoder (freed
+  // with it, by remove() or by disposing the PeftModel; buffers are neither parameters nor trained).
+  const savedState = (): ReadonlyMap<string, Tensor> => new Map([[PROMPT_EMBEDDINGS_KEY, encoder.registerBuffer("saved_table", tf.tidy(() => encoder.table()))]]);
   return {
     config,
     targets: [],
@@ -57,9 +51,6 @@ export function promptInjection<C extends PromptLearningConfig>(config: C, encod
     modulesToSavePrefix: PROMPT_MODULES_TO_SAVE_PREFIX,
     inputHook,
     modules: new Map([[PROMPT_ENCODER_MODULE, encoder]]),
-    remove: () => {
-      encoder.dispose();
-      if (saved !== null && !saved.isDisposed) saved.dispose();
-    },
+    remove: () => encoder.dispose(),
   };
 }

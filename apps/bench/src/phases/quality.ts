@@ -81,8 +81,11 @@ export async function qualityOf(v: BenchVariant, base: QualityBase, ctx: Quality
   const q = ctx.preset.quality;
   const before = tf.memory().numTensors;
   const model = instantiate(ctx.config, ctx.seed + 1, base.weights);
+  // The PeftModel, when there is one: disposing it also frees what it holds outside the model (prompt encoders).
+  let owner: { dispose(): void } = model;
   try {
     const tuned = applyVariant(model, v, ctx.warn);
+    owner = tuned.peft ?? model;
     const next = batchStream(ctx.dataset.train, q.batch, ctx.seed + 2);
     const t0 = performance.now();
     ctx.progress.begin(`quality · ${v.label}`, q.steps);
@@ -112,7 +115,7 @@ export async function qualityOf(v: BenchVariant, base: QualityBase, ctx: Quality
     };
   } finally {
     ctx.progress.end();
-    model.dispose();
+    owner.dispose();
     const leaked = tf.memory().numTensors - before;
     if (leaked > 0) ctx.warn(`quality · ${v.name}: ${leaked} tensors were still alive after the model was disposed (a leak).`);
   }

@@ -141,6 +141,7 @@ export async function timingOf(v: BenchVariant, ctx: TimingContext): Promise<Tim
     ctx.progress.end();
     optimizer.dispose();
     tf.dispose([b1, b8]);
-    model.dispose();
+    // The PeftModel also frees what it holds outside the model (prompt encoders).
+    (tuned.peft ?? model).dispose();
   }
 }
