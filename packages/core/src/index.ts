@@ -97,6 +97,7 @@ export type { TrainOptions, TrainResult, StepInfo, EvalRecord, BatchSource } fro
 export { createRegistry, validateAdapterName, BASE_ADAPTER_NAME } from "./peft/registry.js";
 export type { MethodRegistry } from "./peft/registry.js";
 export { matchTargets, getPatternValue, adaptableModules, NoMatchingTargetsError, ALL_LINEAR } from "./peft/targets.js";
+export { translatePythonRegex } from "./peft/python-regex.js";
 export type { MatchTargetsOptions } from "./peft/targets.js";
 export { defaultAdapterFileKey, defaultAdapterParamPath, collectAdapterState, PEFT_KEY_PREFIX } from "./peft/adapter-keys.js";
 export { LORA_TARGET_MODULES_BY_MODEL_TYPE, resolveTargetModules } from "./peft/default-targets.js";

@@ -2,7 +2,7 @@
  * LoRA configuration: PEFT's `LoraConfig` (peft `tuners/lora/config.py`) with camelCase names, PEFT's
  * defaults and validation, and the conversion to and from the snake_case `adapter_config.json`.
  */
-import { TASK_TYPES, readCommonPeftConfig } from "@peftjs/core";
+import { TASK_TYPES, readCommonPeftConfig, translatePythonRegex } from "@peftjs/core";
 import type { BasePeftConfig, TargetSelection } from "@peftjs/core";
 
 /**
@@ -202,7 +202,9 @@ function stringsOrString(name: string, v: unknown): string[] | string | null {
 
 function regexIsValid(name: string, pattern: string): void {
   try {
-    new RegExp(pattern);
+    // Checked as the matcher compiles it: after translating Python-only syntax ((?P<name>…), \A, (?i), …).
+    const { source, flags } = translatePythonRegex(pattern);
+    new RegExp(source, flags);
   } catch (e) {
     fail(`${name} ${JSON.stringify(pattern)} is not a valid regular expression (${(e as Error).message}).`);
   }
@@ -345,6 +347,10 @@ export function toPeftLoraConfig(config: LoraConfig): Record<string, unknown> {
 export function fromPeftLoraConfig(json: Record<string, unknown>): { config: LoraConfig; unknownFields: string[] } {
   if (json.peft_type !== undefined && json.peft_type !== "LORA") {
     fail(`adapter_config.json has peft_type ${describe(json.peft_type)}; @peftjs/lora reads "LORA" only.`);
+  }
+  // PEFT always writes "r"; without it (or with null) the default 8 would load and then fail on every tensor's shape.
+  if (json.r === undefined || json.r === null) {
+    fail(`adapter_config.json ${json.r === null ? 'has "r": null' : 'has no "r"'} (the LoRA rank); set it to the rank the adapter was trained with (the first dimension of each lora_A weight in adapter_model.safetensors).`);
   }
   // The fields every PEFT config has, read and validated by core like PEFT's PeftConfig.
   const options: Record<string, unknown> = { ...readCommonPeftConfig(json) };

@@ -48,8 +48,10 @@ function canAdapt(m: Module): boolean {
  */
 export function injectLora(model: Module, config: LoraConfig, adapterName: string, context?: InjectContext): Injection<LoraConfig> {
   const logger = context?.logger ?? resolveLogger(undefined);
+  checkNumbers(config);
   const targetModules = resolveTargets(model, config);
   const paths = matchTargets(model, { ...config, targetModules }, { outputEmbeddingsPath: outputEmbeddingsPath(model), isTargetable: canAdapt, logger });
+  warnUnmatchedPatterns(config, paths, adapterName, logger);
   let fanInFanOut = config.fanInFanOut;
   const layers: LoraLayer[] = [];
   for (const path of paths) {
@@ -94,6 +96,37 @@ export function injectLora(model: Module, config: LoraConfig, adapterName: strin
   // peft `_mark_only_adapters_as_trainable`: bias "all" trains every bias of the model, "lora_only" the biases of
   // the wrapped layers: `loraFileKey` puts them in the adapter's state, which is what core trains and saves.
   return tunerLayerInjection({ model, config: applied, adapterName, targets: paths, layers, fileKey: (p) => loraFileKey(p, adapterName, applied) });
+}
+
+/**
+ * The numbers of a config that did not come through parseLoraConfig (e.g. `{ ...parsed, loraAlpha: NaN }`):
+ * refused here, before any layer is made, instead of giving NaN outputs.
+ */
+function checkNumbers(config: LoraConfig): void {
+  const bad = (field: string, value: unknown, want: string): never => {
+    throw new Error(`LoRA: ${field} must be ${want}, got ${String(value)}; fix the config (parseLoraConfig / lora() check this).`);
+  };
+  if (!Number.isInteger(config.r) || config.r <= 0) bad("r", config.r, "a positive integer");
+  if (!Number.isFinite(config.loraAlpha)) bad("loraAlpha", config.loraAlpha, "a finite number");
+  if (!(config.loraDropout >= 0 && config.loraDropout < 1)) bad("loraDropout", config.loraDropout, "in [0, 1)");
+  for (const [field, pattern, integer] of [["rankPattern", config.rankPattern, true], ["alphaPattern", config.alphaPattern, false]] as const) {
+    for (const [key, value] of Object.entries(pattern ?? {})) {
+      if (integer ? !Number.isInteger(value) || value <= 0 : !Number.isFinite(value)) bad(`${field}[${JSON.stringify(key)}]`, value, integer ? "a positive integer" : "a finite number");
+    }
+  }
+}
+
+/** PEFT warns when a rank_pattern / alpha_pattern key matches none of the adapter's target modules (a typo). */
+function warnUnmatchedPatterns(config: LoraConfig, paths: readonly string[], adapterName: string, logger: { warn(message: string): void }): void {
+  for (const [field, pattern] of [["rankPattern", config.rankPattern], ["alphaPattern", config.alphaPattern]] as const) {
+    for (const key of Object.keys(pattern ?? {})) {
+      if (paths.some((p) => getPatternValue({ [key]: 1 }, p, 0) === 1)) continue;
+      logger.warn(
+        `LoRA adapter "${adapterName}": ${field} key ${JSON.stringify(key)} matches none of the ${paths.length} target modules, so it has no effect; ` +
+          `check the key against the targets (e.g. ${paths.slice(0, 3).map((p) => JSON.stringify(p)).join(", ")}).`,
+      );
+    }
+  }
 }
 
 /** A bias of the base model (not inside a modules-to-save copy, which PeftModel saves itself). */

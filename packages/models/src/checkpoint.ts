@@ -7,8 +7,8 @@
  * What differs between architectures (legacy key names, tied weights, heads that may be newly
  * initialised) is described by an `ArchitectureSpec`; the models' files define theirs.
  */
-import { tf, isTunerLayer, nodeFileSystem, parseSafetensors, readSafetensors, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
-import type { FileMap, LoggerOptions, PreTrainedModelLike, Tensor, Variable } from "@peftjs/core";
+import { tf, isTunerLayer, nodeFileSystem, parseSafetensors, readSafetensors, readTextFileSafely, resolveLogger, safetensorsStream, writeDirAtomic } from "@peftjs/core";
+import type { FileMap, LoggerOptions, PreTrainedModelLike, SafeOpenOptions, Tensor, Variable } from "@peftjs/core";
 import { fileMapEntries, fileMapGet } from "@peftjs/core";
 import { initNormal, withoutInit } from "./modules.js";
 import type * as NodeFsModule from "node:fs/promises";
@@ -62,11 +62,11 @@ async function exists(fs: NodeFs, file: string): Promise<boolean> {
 }
 
 /** Reads and parses a JSON file, with errors naming the file. */
-export async function readJsonFile(file: string, what: string): Promise<JsonObject> {
-  const { fs } = await node();
+export async function readJsonFile(file: string, what: string, options: SafeOpenOptions = {}): Promise<JsonObject> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    // Regular files only, no links out of the folder, at most MAX_JSON_BYTES (a FIFO or /dev/zero is refused at once).
+    text = await readTextFileSafely(file, options);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new Error(`${what}: "${file}" not found. peftjs never downloads; copy the whole Hugging Face folder to this machine first.`);

@@ -125,7 +125,12 @@ function checkOptions(model: PreTrainedModelLike, inputIds: Tensor, options: Gen
   if (!(temperature > 0)) throw new Error(`generate: temperature must be > 0, got ${temperature}.`);
   if (!Number.isInteger(topK) || topK < 0) throw new Error(`generate: topK must be a non-negative integer, got ${topK}.`);
   if (!(topP > 0 && topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${topP}.`);
-  const configEos = model.config.eosTokenId as number | number[] | null | undefined;
+  // A PeftModel has no `config` of its own: its base model's (PEFT's generate reads base_model.config too).
+  const config = (model as { config?: PreTrainedModelLike["config"] }).config ?? (model as { baseModel?: { config?: PreTrainedModelLike["config"] } }).baseModel?.config;
+  if (config === undefined) {
+    throw new TypeError("generate: the model has no config (config.eosTokenId, vocabulary); pass a PreTrainedModel, or a PeftModel wrapping one.");
+  }
+  const configEos = config.eosTokenId as number | number[] | null | undefined;
   const eosOption = options.eosTokenId === undefined ? configEos : options.eosTokenId;
   const eos = new Set(eosOption === null || eosOption === undefined ? [] : typeof eosOption === "number" ? [eosOption] : [...eosOption]);
   return {

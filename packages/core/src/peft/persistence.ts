@@ -77,6 +77,9 @@ export function checkAdapterTensors(expected: ReadonlyMap<string, Tensor>, file:
       problems.push(`shape mismatch for "${key}": the file has [${got.shape.join(", ")}], the model expects [${target.shape.join(", ")}]`);
     } else if (got.dtype !== target.dtype && (got.dtype === "string" || got.dtype === "complex64" || got.dtype === "bool")) {
       problems.push(`dtype mismatch for "${key}": the file has ${got.dtype}, the model expects ${target.dtype}`);
+    } else if (got.dtype === "int32" && target.dtype === "float32") {
+      // An integer tensor where the model holds float weights (e.g. an I32 lora_A) is a broken file, not a cast.
+      problems.push(`dtype mismatch for "${key}": the file stores integers (an integer safetensors dtype) for a float parameter; re-save it with float weights (F32, F16 or BF16)`);
     }
   }
   const missing = [...expected.keys()].filter((k) => !file.has(k));

@@ -79,6 +79,15 @@ export function createRegistry(...methods: Method[]): MethodRegistry {
  */
 export function validateAdapterName(name: string, prefixes: Iterable<string>): void {
   if (typeof name !== "string" || name.trim() === "") throw new Error(`Invalid adapter name ${JSON.stringify(name)}: it must be a non-empty string.`);
+  // It becomes a folder name on save: most file systems allow 255 bytes and no NUL; control characters are refused too.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) {
+    throw new Error(`Invalid adapter name ${JSON.stringify(name)}: it may not contain NUL or other control characters (it becomes a folder name when saved).`);
+  }
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > 255) {
+    throw new Error(`Invalid adapter name "${name.slice(0, 40)}…" (${bytes} bytes): at most 255 bytes, the longest folder name most file systems allow (it becomes one when saved). Choose a shorter name.`);
+  }
   if (/[./\\]/.test(name)) {
     throw new Error(`Invalid adapter name "${name}": it may not contain ".", "/" or "\\" (it becomes a parameter-name segment and a folder name). Try "${name.replace(/[./\\]/g, "_")}".`);
   }
