@@ -16,7 +16,7 @@ describe("generate on a PeftModel", () => {
     const plain = await generate(model, ids, { maxNewTokens: 4, eosTokenId: null });
     const expected = await plain.array();
     const peft = new PeftModel(model, { logger: silentLogger });
-    const out = await generate(peft as never, ids, { maxNewTokens: 4, eosTokenId: null });
+    const out = await generate(peft, ids, { maxNewTokens: 4, eosTokenId: null });
     expect(await out.array()).toEqual(expected);
     tf.dispose([ids, plain, out]);
     model.dispose();
