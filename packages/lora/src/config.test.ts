@@ -124,7 +124,7 @@ describe("adapter_config.json", () => {
   });
 
   it("fills defaults for a minimal config and returns unknown fields", () => {
-    const { config, unknownFields } = fromPeftLoraConfig({ peft_type: "LORA", target_modules: ["c_attn"], some_future_field: 3, r: null });
+    const { config, unknownFields } = fromPeftLoraConfig({ peft_type: "LORA", target_modules: ["c_attn"], some_future_field: 3 });
     expect(config).toMatchObject({ r: 8, loraAlpha: 8, targetModules: ["c_attn"] });
     expect(unknownFields).toEqual(["some_future_field"]);
   });

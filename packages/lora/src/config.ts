@@ -348,9 +348,10 @@ export function fromPeftLoraConfig(json: Record<string, unknown>): { config: Lor
   if (json.peft_type !== undefined && json.peft_type !== "LORA") {
     fail(`adapter_config.json has peft_type ${describe(json.peft_type)}; @peftjs/lora reads "LORA" only.`);
   }
-  // PEFT always writes "r"; without it (or with null) the default 8 would load and then fail on every tensor's shape.
-  if (json.r === undefined || json.r === null) {
-    fail(`adapter_config.json ${json.r === null ? 'has "r": null' : 'has no "r"'} (the LoRA rank); set it to the rank the adapter was trained with (the first dimension of each lora_A weight in adapter_model.safetensors).`);
+  // "r": null is not PEFT's default (a missing "r" is: 8, as in LoraConfig); loading it as 8 would fail later on
+  // every tensor's shape without naming r.
+  if (json.r === null) {
+    fail(`adapter_config.json has "r": null (the LoRA rank); set it to the rank the adapter was trained with (the first dimension of each lora_A weight in adapter_model.safetensors).`);
   }
   // The fields every PEFT config has, read and validated by core like PEFT's PeftConfig.
   const options: Record<string, unknown> = { ...readCommonPeftConfig(json) };

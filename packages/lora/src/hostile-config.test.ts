@@ -24,9 +24,9 @@ function recorder(): Logger & { warnings: string[] } {
 }
 
 describe("adapter_config.json items", () => {
-  it('"r": null or a missing "r" is refused naming r and the fix (not the default 8 and a shape error)', () => {
+  it('"r": null is refused naming r and the fix (not the default 8 and a shape error); a missing "r" is PEFT\'s default 8', () => {
     expect(() => fromPeftLoraConfig({ ...base, r: null })).toThrow(/has "r": null \(the LoRA rank\); set it to the rank the adapter was trained with/);
-    expect(() => fromPeftLoraConfig(base)).toThrow(/has no "r" \(the LoRA rank\)/);
+    expect(fromPeftLoraConfig(base).config.r).toBe(8);
     expect(fromPeftLoraConfig({ ...base, r: 4 }).config.r).toBe(4);
   });
 
