@@ -83,8 +83,8 @@ export {
 } from "./io/half.js";
 // Backends and the training loop.
 export { registerKernels, coreKernels } from "./kernels/register.js";
-export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER, applyWebGpuWorkarounds, WEBGPU_MATMUL_PACKED } from "./backend.js";
-export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory, OptionalPackage } from "./backend.js";
+export { selectBackend, assertSingleEngine, backendMemory, BackendUnavailableError, BACKEND_ORDER, applyWebGpuWorkarounds, WEBGPU_MATMUL_PACKED } from "./backends/index.js";
+export type { BackendName, BackendChoice, SelectBackendOptions, SkippedBackend, AdapterInfo, BackendMemory, OptionalPackage } from "./backends/index.js";
 export { AdamW, decayParameterGroups } from "./train/optimizer.js";
 export type { AdamWOptions, ParamGroup, ResolvedParamGroup, Gradients } from "./train/optimizer.js";
 export { linearScheduleWithWarmup, cosineScheduleWithWarmup, constantScheduleWithWarmup, lrSchedule } from "./train/schedule.js";

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { tf } from "../tf.js";
-import { selectBackend } from "../backend.js";
+import { selectBackend } from "../backends/index.js";
 import { registerKernels } from "./register.js";
 
 describe("kernels core registers", () => {

@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { afterEach, describe, expect, it } from "vitest";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { tf } from "./tf.js";
-import { BackendUnavailableError, assertSingleEngine, backendMemory, selectBackend } from "./backend.js";
+import { tf } from "../tf.js";
+import { BackendUnavailableError, assertSingleEngine, backendMemory, selectBackend } from "./index.js";
 
 // Other test files assume the cpu backend: put it back after every test here.
 afterEach(async () => {
