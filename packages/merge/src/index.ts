@@ -35,12 +35,6 @@ export type { SlerpOptions, NuSlerpOptions, KarcherOptions, ModelStockOptions } 
 export { addWeightedAdapter, COMBINATION_TYPES } from "./adapters/add-weighted-adapter.js";
 export type { CombinationType, AddWeightedAdapterOptions } from "./adapters/add-weighted-adapter.js";
 export { svdFactors, quantile } from "./adapters/factor.js";
-// Model merging (mergekit-style configs), streamed from and to safetensors.
-export { mergeModels, mergeFromConfigFile, slerpCoefficients } from "./model-merge/merge-models.js";
-export type { MergeModelsOptions, MergeProgress } from "./model-merge/merge-models.js";
-export { parseMergeConfig, evaluateSetting, layerPosition, MergeConfigError, MERGE_METHODS } from "./model-merge/config.js";
-export type { MergeConfig, ModelEntry, Setting } from "./model-merge/config.js";
-export { HfCheckpoint, LoraMergedCheckpoint, openSource, CheckpointError } from "./model-merge/checkpoint.js";
-export type { TensorSource, TensorMeta } from "./model-merge/checkpoint.js";
-export { planShards, writeShardedFolder } from "./model-merge/writer.js";
-export type { PlannedTensor, OutDtype } from "./model-merge/writer.js";
+// Model merging (mergekit-style configs, streamed from and to safetensors files) reads and writes the file
+// system, so it lives in the Node entry: `import { mergeModels } from "@peftjs/merge/node"`. This entry stays
+// browser-safe.

@@ -14,7 +14,7 @@ import { tf, getPeftModel, readSafetensors, readSafetensorsHeader, saveSafetenso
 import type { Tensor } from "@peftjs/core";
 import { loadPretrained } from "@peftjs/models";
 import { lora } from "@peftjs/lora";
-import { mergeFromConfigFile, parseMergeConfig, mergeModels } from "../src/index.js";
+import { mergeFromConfigFile, parseMergeConfig, mergeModels } from "../src/node.js";
 import { main } from "../src/cli.js";
 
 const DIR = fileURLToPath(new URL("./fixtures/mergekit/", import.meta.url));
