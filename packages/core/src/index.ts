@@ -72,7 +72,7 @@ export type { SafeOpenOptions, OpenedFile } from "./io/safe-open.js";
 export { writeFileAtomic, writeDirAtomic } from "./io/atomic.js";
 export { nodeFileSystem } from "./io/node.js";
 export type { NodeFileSystem } from "./io/node.js";
-export { readFileList, fileMapGet, fileMapEntries } from "./io/memory-files.js";
+export { readFileList, fileMapGet, fileMapEntries, fileText } from "./io/memory-files.js";
 export type { NamedBlob, FileMap } from "./io/memory-files.js";
 export type { FileContent, WriteDirOptions } from "./io/atomic.js";
 export {

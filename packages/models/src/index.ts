@@ -70,4 +70,4 @@ export type { ResidualModule } from "./residual.js";
 export { generate } from "./generate.js";
 export type { GenerateOptions } from "./generate.js";
 export { loadTokenizer, loadTokenizerFromFiles, PretrainedTokenizer } from "./tokenizer.js";
-export type { EncodeOptions, BatchEncodeOptions, BatchEncoding } from "./tokenizer.js";
+export type { EncodeOptions, BatchEncodeOptions, BatchEncoding, ChatMessage, ChatTemplateOptions } from "./tokenizer.js";

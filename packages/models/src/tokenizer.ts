@@ -2,9 +2,12 @@
  * Tokenizers from a local Hugging Face folder: `tokenizer.json` (+ `tokenizer_config.json` when present),
  * run by @huggingface/tokenizers (Tokenizers.js, the tokenizer of transformers.js: BPE, WordPiece,
  * Unigram, with the normalizers, pre-tokenizers, post-processors and decoders of the Rust library).
+ * Chat templates (tokenizer_config.json's `chat_template`, or transformers 5's `chat_template.jinja`) are
+ * rendered by @huggingface/jinja, the Jinja implementation transformers.js uses.
  */
 import { Tokenizer as TokenizerImpl } from "@huggingface/tokenizers";
-import { fileMapEntries, fileMapGet, nodeFileSystem } from "@peftjs/core";
+import { Template } from "@huggingface/jinja";
+import { fileMapEntries, fileMapGet, fileText, nodeFileSystem, readTextFileSafely } from "@peftjs/core";
 import type { FileMap } from "@peftjs/core";
 import { parseJsonObject, readJsonFile } from "./checkpoint.js";
 import type { JsonObject } from "./config.js";
@@ -51,15 +54,85 @@ export interface BatchEncoding {
 }
 
 /** A loaded tokenizer: encode text to ids and back. */
+/** One chat turn, as transformers' `apply_chat_template` takes it. */
+export interface ChatMessage {
+  role: string;
+  content: string;
+  [key: string]: unknown;
+}
+
+export interface ChatTemplateOptions {
+  /** End with the header of an assistant turn (transformers' `add_generation_prompt`). Default false. */
+  addGenerationPrompt?: boolean;
+  /** A template to use instead of the tokenizer's own. */
+  chatTemplate?: string;
+  /** Extra variables the template reads (e.g. `tools`, `enable_thinking`). */
+  variables?: Record<string, unknown>;
+}
+
 export class PretrainedTokenizer {
   private readonly tokenizer: TokenizersJs;
+  private readonly compiledTemplates = new Map<string, Template>();
 
   constructor(
     readonly tokenizerJson: JsonObject,
     /** tokenizer_config.json ({} when the folder has none). */
     readonly tokenizerConfig: JsonObject = {},
+    /** The folder's `chat_template.jinja` (transformers 5 saves the template there), when it has one. */
+    readonly chatTemplateFile: string | null = null,
   ) {
     this.tokenizer = new HFTokenizer(tokenizerJson, tokenizerConfig);
+  }
+
+  /**
+   * The chat template: `chat_template.jinja` when the folder has one, else tokenizer_config.json's
+   * `chat_template` (a string, or a list of `{name, template}` of which "default" is used), else null.
+   */
+  get chatTemplate(): string | null {
+    if (this.chatTemplateFile !== null) return this.chatTemplateFile;
+    const t = this.tokenizerConfig["chat_template"];
+    if (typeof t === "string") return t;
+    if (Array.isArray(t)) {
+      const named = t.find((e): e is { name: string; template: string } => typeof e === "object" && e !== null && (e as { name?: unknown }).name === "default" && typeof (e as { template?: unknown }).template === "string");
+      return named?.template ?? null;
+    }
+    return null;
+  }
+
+  /**
+   * Renders a conversation with the chat template, as transformers' `apply_chat_template(…, tokenize=False)`
+   * does: the template sees `messages`, `add_generation_prompt`, the special tokens of tokenizer_config.json
+   * (`bos_token`, `eos_token`, `pad_token`, `unk_token`) and `options.variables`.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
+    const source = options.chatTemplate ?? this.chatTemplate;
+    if (source === null) {
+      throw new Error(
+        "applyChatTemplate: this tokenizer has no chat template (tokenizer_config.json has no chat_template and the folder no chat_template.jinja). Pass options.chatTemplate, or use a folder of a chat (instruct) model.",
+      );
+    }
+    for (const [i, m] of messages.entries()) {
+      if (typeof m.role !== "string" || typeof m.content !== "string") {
+        throw new Error(`applyChatTemplate: message ${i} needs a string role and a string content, like { role: "user", content: "Hello" }.`);
+      }
+    }
+    let template = this.compiledTemplates.get(source);
+    if (template === undefined) {
+      template = new Template(source);
+      this.compiledTemplates.set(source, template);
+    }
+    const special: Record<string, string> = {};
+    for (const role of ["bos_token", "eos_token", "pad_token", "unk_token"]) {
+      const v = this.tokenizerConfig[role];
+      const content = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
+      if (typeof content === "string") special[role] = content;
+    }
+    return template.render({ ...special, ...options.variables, messages: messages.map((m) => ({ ...m })), add_generation_prompt: options.addGenerationPrompt === true });
+  }
+
+  /** Token ids of the rendered conversation (no special tokens added: the template writes them), as `apply_chat_template(…, tokenize=True)`. */
+  encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): number[] {
+    return this.encode(this.applyChatTemplate(messages, options), { addSpecialTokens: false });
   }
 
   /** Token ids of `text`. */
@@ -169,7 +242,12 @@ export function loadTokenizerFromFiles(files: FileMap): PretrainedTokenizer {
     throw new Error(`loadTokenizer: tokenizer.json is not among the given files (${names.join(", ") || "no files"}).`);
   }
   const config = fileMapGet(files, "tokenizer_config.json");
-  return new PretrainedTokenizer(parseJsonObject(tokenizerJson, "tokenizer.json", "loadTokenizer"), config === undefined ? {} : parseJsonObject(config, "tokenizer_config.json", "loadTokenizer"));
+  const template = fileMapGet(files, "chat_template.jinja");
+  return new PretrainedTokenizer(
+    parseJsonObject(tokenizerJson, "tokenizer.json", "loadTokenizer"),
+    config === undefined ? {} : parseJsonObject(config, "tokenizer_config.json", "loadTokenizer"),
+    template === undefined ? null : fileText(template, "chat_template.jinja"),
+  );
 }
 
 /** Loads `tokenizer.json` (required) and `tokenizer_config.json` (optional) from a local folder. */
@@ -184,5 +262,14 @@ export async function loadTokenizer(dir: string): Promise<PretrainedTokenizer> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  return new PretrainedTokenizer(tokenizerJson, config);
+  // transformers 5 saves the chat template beside the config, as chat_template.jinja.
+  const templateFile = path.join(dir, "chat_template.jinja");
+  let template: string | null = null;
+  try {
+    await fs.access(templateFile);
+    template = await readTextFileSafely(templateFile);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  return new PretrainedTokenizer(tokenizerJson, config, template);
 }
