@@ -30,6 +30,21 @@ describe("adapter_config.json items", () => {
     expect(fromPeftLoraConfig({ ...base, r: 4 }).config.r).toBe(4);
   });
 
+  it("a missing \"r\" whose default 8 does not fit the weights: the load error names r, the file's rank and the fix", () => {
+    setSeed(2);
+    const lA = tf.randomNormal([4, 4]);
+    const lB = tf.randomNormal([4, 4]);
+    const weights = serializeSafetensors({ "base_model.model.q_proj.lora_A.weight": lA, "base_model.model.q_proj.lora_B.weight": lB });
+    lA.dispose();
+    lB.dispose();
+    const files = { config: JSON.stringify(base), weights };
+    const peft = new PeftModel(new Tiny(), { registry: createRegistry(loraMethod), logger: silentLogger });
+    expect(() => peft.loadAdapterFromFiles(files, "default")).toThrow(/file's LoRA rank is 4 but the config gives r = 8.*"r" is 8, PEFT's default 8 when the field is missing.*set "r": 4/);
+    const ok = new PeftModel(new Tiny(), { registry: createRegistry(loraMethod), logger: silentLogger });
+    ok.loadAdapterFromFiles({ config: JSON.stringify({ ...base, r: 4 }), weights }, "default");
+    expect(ok.adapterNames()).toEqual(["default"]);
+  });
+
   it("target_modules with Python-only regex syntax is accepted (validated after the Python → JS translation)", () => {
     const { config } = fromPeftLoraConfig({ ...base, r: 2, target_modules: "(?P<proj>q|v)_proj" });
     expect(config.targetModules).toBe("(?P<proj>q|v)_proj");

@@ -187,4 +187,19 @@ export const loraMethod: Method<LoraConfig> = {
   toPeftConfig: toPeftLoraConfig,
   fromPeftConfig: fromPeftLoraConfig,
   inject: (model, config, adapterName, context) => injectLora(model, config, adapterName, context),
+  explainShapeMismatch: explainLoraShapeMismatch,
 };
+
+/**
+ * The rank is the one LoRA shape the config decides (lora_A `[r, in]`, lora_B `[out, r]`, embedding A `[r, vocab]`,
+ * embedding B `[dim, r]`): a file of another rank means adapter_config.json's `r` (PEFT's default 8 when the field is
+ * missing) or `rank_pattern` does not describe the weights.
+ */
+function explainLoraShapeMismatch(config: LoraConfig, fileKey: string, fileShape: readonly number[], modelShape: readonly number[]): string | null {
+  const rankDim = /\.lora_(?:embedding_)?A(?:\.weight)?$/.test(fileKey) ? 0 : /\.lora_(?:embedding_)?B(?:\.weight)?$/.test(fileKey) ? 1 : -1;
+  if (rankDim < 0 || fileShape.length !== 2 || modelShape.length !== 2) return null;
+  const fileRank = fileShape[rankDim];
+  const configRank = modelShape[rankDim];
+  if (fileRank === undefined || configRank === undefined || fileRank === configRank) return null;
+  return `the file's LoRA rank is ${fileRank} but the config gives r = ${configRank} for this module (adapter_config.json "r" is ${config.r}, PEFT's default 8 when the field is missing${Object.keys(config.rankPattern).length > 0 ? ", or its rank_pattern" : ""}): set "r": ${fileRank} (or a rank_pattern entry for this module)`;
+}

@@ -103,6 +103,12 @@ export interface Method<C extends BasePeftConfig = BasePeftConfig> {
   readonly canMerge: boolean;
   /** For methods that cannot merge: why, in a user's words (PeftModel's `merge` error says it). */
   readonly cannotMergeReason?: string;
+  /**
+   * Loading: when a tensor in the file has another shape than the adapter this config built, which config
+   * field decides that shape and what it should be (e.g. LoRA: the file's rank against `r`), or null.
+   * PeftModel appends it to the shape-mismatch error.
+   */
+  explainShapeMismatch?(config: C, fileKey: string, fileShape: readonly number[], modelShape: readonly number[]): string | null;
   /** Validates user options (camelCase) and fills PEFT's defaults; throws a clear error on bad input. */
   parseConfig(raw: unknown): C;
   /** Config → adapter_config.json object (snake_case PEFT field names, `peft_type` included). */

@@ -647,7 +647,9 @@ export class PeftModel<M extends ForwardModule = PreTrainedModelLike> extends Mo
       for (const n of this.adapters.keys()) for (const v of this.adapterParameters(n)) claimed.add(v);
       const base = baseParametersInFile(this.baseModel, tensors, expected, claimed);
       // Checked together: a base weight of the wrong shape refuses the load like an adapter tensor would.
-      checkAdapterTensors(new Map([...expected, ...base]), tensors, name, where, spec.config.baseModelNameOrPath);
+      checkAdapterTensors(new Map([...expected, ...base]), tensors, name, where, spec.config.baseModelNameOrPath, (key, fileShape, modelShape) =>
+        spec.method.explainShapeMismatch?.(spec.config, key, fileShape, modelShape) ?? null,
+      );
       // Base weights are the base model's, not the adapter's: their old values come back if anything fails.
       for (const target of base.values()) baseBefore.set(target, tf.clone(target));
       tf.tidy(() => {

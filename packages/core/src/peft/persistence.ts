@@ -68,13 +68,21 @@ export function baseParametersInFile(baseModel: Module, file: ReadonlyMap<string
 }
 
 /** Missing / unexpected / shape problems between what the model expects and what the file has, as one error. */
-export function checkAdapterTensors(expected: ReadonlyMap<string, Tensor>, file: ReadonlyMap<string, Tensor>, name: string, where: string, baseName: string | null): void {
+export function checkAdapterTensors(
+  expected: ReadonlyMap<string, Tensor>,
+  file: ReadonlyMap<string, Tensor>,
+  name: string,
+  where: string,
+  baseName: string | null,
+  explain: (key: string, fileShape: readonly number[], modelShape: readonly number[]) => string | null = () => null,
+): void {
   const problems: string[] = [];
   for (const [key, target] of expected) {
     const got = file.get(key);
     if (got === undefined) continue;
     if (!sameShape(target.shape, got.shape)) {
-      problems.push(`shape mismatch for "${key}": the file has [${got.shape.join(", ")}], the model expects [${target.shape.join(", ")}]`);
+      const why = explain(key, got.shape, target.shape);
+      problems.push(`shape mismatch for "${key}": the file has [${got.shape.join(", ")}], the model expects [${target.shape.join(", ")}]${why !== null ? ` — ${why}` : ""}`);
     } else if (got.dtype !== target.dtype && (got.dtype === "string" || got.dtype === "complex64" || got.dtype === "bool")) {
       problems.push(`dtype mismatch for "${key}": the file has ${got.dtype}, the model expects ${target.dtype}`);
     } else if (got.dtype === "int32" && target.dtype === "float32") {
