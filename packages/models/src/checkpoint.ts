@@ -45,6 +45,12 @@ export interface LoadPretrainedOptions extends LoggerOptions {
    * reported and ignored.
    */
   strict?: boolean;
+  /**
+   * Follow symbolic links that lead out of the folder (default false: such a file is refused). A Hugging Face
+   * cache snapshot (`~/.cache/huggingface/hub/models--…/snapshots/<rev>/`) holds links into `../../blobs/`:
+   * pass true to load one.
+   */
+  allowLinksOutside?: boolean;
 }
 
 type NodeFs = typeof NodeFsModule;
@@ -77,19 +83,19 @@ export async function readJsonFile(file: string, what: string, options: SafeOpen
 }
 
 /** config.json of a model folder. */
-export async function readModelConfigJson(dir: string): Promise<JsonObject> {
+export async function readModelConfigJson(dir: string, options: SafeOpenOptions = {}): Promise<JsonObject> {
   const { path } = await node();
-  return readJsonFile(path.join(dir, "config.json"), "loadPretrained");
+  return readJsonFile(path.join(dir, "config.json"), "loadPretrained", options);
 }
 
 /**
  * Every tensor of a model folder's weights: `model.safetensors`, else the shards listed by
  * `model.safetensors.index.json`. The caller owns (and must dispose) the tensors.
  */
-export async function readModelWeights(dir: string): Promise<Map<string, Tensor>> {
+export async function readModelWeights(dir: string, options: SafeOpenOptions = {}): Promise<Map<string, Tensor>> {
   const { fs, path } = await node();
   const single = path.join(dir, "model.safetensors");
-  if (await exists(fs, single)) return (await readSafetensors(single)).tensors;
+  if (await exists(fs, single)) return (await readSafetensors(single, options)).tensors;
   const indexFile = path.join(dir, "model.safetensors.index.json");
   if (!(await exists(fs, indexFile))) {
     const hint = (await exists(fs, path.join(dir, "pytorch_model.bin")))
@@ -97,13 +103,13 @@ export async function readModelWeights(dir: string): Promise<Map<string, Tensor>
       : "";
     throw new Error(`loadPretrained: neither "${single}" nor "${indexFile}" exists; a model folder needs its weights as safetensors.${hint}`);
   }
-  const byShard = shardsOf(await readJsonFile(indexFile, "loadPretrained"), indexFile);
+  const byShard = shardsOf(await readJsonFile(indexFile, "loadPretrained", options), indexFile);
   const tensors = new Map<string, Tensor>();
   try {
     for (const [shard, names] of byShard) {
       const file = path.join(dir, shard);
       if (!(await exists(fs, file))) throw new Error(`loadPretrained: shard "${file}" (listed in model.safetensors.index.json) not found.`);
-      for (const [name, t] of (await readSafetensors(file, { names })).tensors) tensors.set(name, t);
+      for (const [name, t] of (await readSafetensors(file, { ...options, names })).tensors) tensors.set(name, t);
     }
   } catch (error) {
     for (const t of tensors.values()) t.dispose();
@@ -143,10 +149,11 @@ export async function loadWithSpec<C extends BaseModelConfig, M extends PreTrain
   configJson?: JsonObject,
 ): Promise<M> {
   const { path } = await node();
-  const json = configJson ?? (await readModelConfigJson(dir));
+  const links = { allowLinksOutside: options.allowLinksOutside === true };
+  const json = configJson ?? (await readModelConfigJson(dir, links));
   const configFile = path.join(dir, "config.json");
   const config = checkedConfig(json, spec, configFile);
-  return buildWithSpec(spec, config, json, await readModelWeights(dir), dir, options);
+  return buildWithSpec(spec, config, json, await readModelWeights(dir, links), dir, options);
 }
 
 /**

@@ -72,7 +72,7 @@ export function modelTypeOf(json: JsonObject, where: string): ModelType {
  * qwen3, gemma2, gemma3_text, phi3 likewise), in eval mode.
  */
 export async function loadPretrained(dir: string, options: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
-  const json = await readModelConfigJson(dir);
+  const json = await readModelConfigJson(dir, { allowLinksOutside: options.allowLinksOutside === true });
   const where = `loadPretrained("${dir}")`;
   const modelType = modelTypeOf(json, where);
   return loadWithSpec(dir, specFor(modelType, where), options, { ...json, model_type: modelType });

@@ -251,14 +251,15 @@ export function loadTokenizerFromFiles(files: FileMap): PretrainedTokenizer {
 }
 
 /** Loads `tokenizer.json` (required) and `tokenizer_config.json` (optional) from a local folder. */
-export async function loadTokenizer(dir: string): Promise<PretrainedTokenizer> {
+export async function loadTokenizer(dir: string, options: { allowLinksOutside?: boolean } = {}): Promise<PretrainedTokenizer> {
+  const links = { allowLinksOutside: options.allowLinksOutside === true };
   const { fs, path } = await nodeFileSystem();
-  const tokenizerJson = await readJsonFile(path.join(dir, "tokenizer.json"), "loadTokenizer");
+  const tokenizerJson = await readJsonFile(path.join(dir, "tokenizer.json"), "loadTokenizer", links);
   const configFile = path.join(dir, "tokenizer_config.json");
   let config: JsonObject = {};
   try {
     await fs.access(configFile);
-    config = await readJsonFile(configFile, "loadTokenizer");
+    config = await readJsonFile(configFile, "loadTokenizer", links);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
@@ -267,7 +268,7 @@ export async function loadTokenizer(dir: string): Promise<PretrainedTokenizer> {
   let template: string | null = null;
   try {
     await fs.access(templateFile);
-    template = await readTextFileSafely(templateFile);
+    template = await readTextFileSafely(templateFile, links);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
