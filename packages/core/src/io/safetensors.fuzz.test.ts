@@ -11,32 +11,7 @@ import { tf } from "../tf.js";
 import { SafetensorsError, parseSafetensors } from "./safetensors.js";
 import type { SafetensorsContents } from "./safetensors.js";
 import { buildFile, concat, le64 } from "./__tests__/build.js";
-import { BF16, F16, halfValue } from "./__tests__/reference.js";
-
-const SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8, U8: 1, I8: 1, I16: 2, U16: 2, BOOL: 1 };
-
-function referenceValues(dtype: string, bytes: Uint8Array): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = bytes.length / (SIZE[dtype] as number);
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    switch (dtype) {
-      case "F32": out.push(view.getFloat32(4 * i, true)); break;
-      case "F16": out.push(halfValue(F16, view.getUint16(2 * i, true))); break;
-      case "BF16": out.push(halfValue(BF16, view.getUint16(2 * i, true))); break;
-      case "F64": out.push(Math.fround(view.getFloat64(8 * i, true))); break;
-      case "I32": out.push(view.getInt32(4 * i, true)); break;
-      case "I64": out.push(Number(view.getBigInt64(8 * i, true))); break;
-      case "U8": out.push(view.getUint8(i)); break;
-      case "I8": out.push(view.getInt8(i)); break;
-      case "I16": out.push(view.getInt16(2 * i, true)); break;
-      case "U16": out.push(view.getUint16(2 * i, true)); break;
-      case "BOOL": out.push(view.getUint8(i) === 0 ? 0 : 1); break;
-      default: throw new Error(`reference: unexpected dtype ${dtype}`);
-    }
-  }
-  return out;
-}
+import { SIZE, referenceValues } from "./__tests__/reference.js";
 
 /** Checks an accepted file's result against the reference reading of its bytes. */
 function expectMatchesReference(bytes: Uint8Array, result: SafetensorsContents): void {

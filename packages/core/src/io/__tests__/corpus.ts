@@ -11,7 +11,7 @@
  */
 import { SafetensorsError, parseSafetensors } from "../safetensors.js";
 import type { SafetensorsContents } from "../safetensors.js";
-import { BF16, F16, halfValue } from "./reference.js";
+import { SIZE, referenceValues } from "./reference.js";
 
 export interface Corrupted {
   readonly label: string;
@@ -32,7 +32,6 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8, U8: 1, I8: 1, I16: 2, U16: 2, BOOL: 1 };
 
 /** A valid file: 1–4 tensors of random dtype/shape/bytes, optional metadata, header padded randomly. */
 export function randomValidFile(random: () => number): Uint8Array {
@@ -166,29 +165,6 @@ export function* corpus(seed: number, count: number, bases: readonly Uint8Array[
 
 // ---------------------------------------------------------------------------------------------------------
 // The oracle
-
-function referenceValues(dtype: string, bytes: Uint8Array): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = bytes.length / (SIZE[dtype] as number);
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    switch (dtype) {
-      case "F32": out.push(view.getFloat32(4 * i, true)); break;
-      case "F16": out.push(halfValue(F16, view.getUint16(2 * i, true))); break;
-      case "BF16": out.push(halfValue(BF16, view.getUint16(2 * i, true))); break;
-      case "F64": out.push(Math.fround(view.getFloat64(8 * i, true))); break;
-      case "I32": out.push(view.getInt32(4 * i, true)); break;
-      case "I64": out.push(Number(view.getBigInt64(8 * i, true))); break;
-      case "U8": out.push(view.getUint8(i)); break;
-      case "I8": out.push(view.getInt8(i)); break;
-      case "I16": out.push(view.getInt16(2 * i, true)); break;
-      case "U16": out.push(view.getUint16(2 * i, true)); break;
-      case "BOOL": out.push(view.getUint8(i) === 0 ? 0 : 1); break;
-      default: throw new Error(`reference: unexpected dtype ${dtype}`);
-    }
-  }
-  return out;
-}
 
 /** An accepted file's tensors against an independent reading of its bytes (JSON.parse + DataView). */
 function compareWithReference(bytes: Uint8Array, result: SafetensorsContents): void {

@@ -72,3 +72,30 @@ export function nearestHalfBits(format: HalfFormat, x: number): number {
 export function roundToHalf(format: HalfFormat, x: number): number {
   return halfValue(format, nearestHalfBits(format, x));
 }
+
+/** Bytes per element of each safetensors dtype the reference reads. */
+export const SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8, U8: 1, I8: 1, I16: 2, U16: 2, BOOL: 1 };
+
+/** An independent reading of a tensor's little-endian bytes (DataView), for checking the reader. */
+export function referenceValues(dtype: string, bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = bytes.length / (SIZE[dtype] as number);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    switch (dtype) {
+      case "F32": out.push(view.getFloat32(4 * i, true)); break;
+      case "F16": out.push(halfValue(F16, view.getUint16(2 * i, true))); break;
+      case "BF16": out.push(halfValue(BF16, view.getUint16(2 * i, true))); break;
+      case "F64": out.push(Math.fround(view.getFloat64(8 * i, true))); break;
+      case "I32": out.push(view.getInt32(4 * i, true)); break;
+      case "I64": out.push(Number(view.getBigInt64(8 * i, true))); break;
+      case "U8": out.push(view.getUint8(i)); break;
+      case "I8": out.push(view.getInt8(i)); break;
+      case "I16": out.push(view.getInt16(2 * i, true)); break;
+      case "U16": out.push(view.getUint16(2 * i, true)); break;
+      case "BOOL": out.push(view.getUint8(i) === 0 ? 0 : 1); break;
+      default: throw new Error(`reference: unexpected dtype ${dtype}`);
+    }
+  }
+  return out;
+}
